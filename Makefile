@@ -1,0 +1,120 @@
+# stud - the Scalable TLS Unwrapping Daemon
+#
+#   make                      build ./stud (make USE_SHARED_CACHE=1 adds the
+#                             shared-memory session cache)
+#   make run                  demo: self-signed cert, demo backend, stud on :8443
+#   make test                 install what is missing, build every variant, test
+#   make install              PREFIX=/usr/local DESTDIR=
+#   make clean
+
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+DESTDIR  ?=
+CC       ?= cc
+PKG_CONFIG ?= pkg-config
+
+PKGS      := libev openssl
+WARN      := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes
+CFLAGS    ?= -O2 -g
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(DEFS) \
+	     $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+LDLIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lev -lssl -lcrypto)
+
+SRCS      := stud.c configuration.c ringbuffer.c tls.c log.c
+ifeq ($(USE_SHARED_CACHE),1)
+VARIANT   ?= shared
+DEFS      += -DUSE_SHARED_CACHE
+SRCS      += $(SHCTX_SRCS)
+else
+VARIANT   ?= default
+endif
+OBJDIR    := build/$(VARIANT)
+OBJS      := $(SRCS:%.c=$(OBJDIR)/%.o)
+
+# Debian packages each step needs, installed only when missing.
+BUILD_DEPS := gcc make pkg-config libev-dev libssl-dev
+RUN_DEPS   := openssl python3 curl
+TEST_DEPS  := clang python3 python3-pytest curl openssl gnutls-bin haproxy procps
+
+.PHONY: all run test unit integration deps-build deps-test install clean variants
+
+all: stud
+
+stud: $(OBJDIR)/stud
+	cp $< $@
+
+$(OBJDIR)/stud: $(OBJS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+$(OBJDIR)/%.o: %.c $(wildcard *.h) | $(OBJDIR)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(OBJDIR):
+	mkdir -p $@
+
+# --- dependencies -----------------------------------------------------
+define install_missing
+	@missing=""; for p in $(1); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "error: run as root to install:$$missing" >&2; exit 1; fi; \
+	    apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
+	        || { echo "error: apt-get install$$missing failed" >&2; exit 1; }; \
+	fi
+endef
+
+deps-build:
+	$(call install_missing,$(BUILD_DEPS))
+
+deps-run: deps-build
+	$(call install_missing,$(RUN_DEPS))
+
+deps-test: deps-build
+	$(call install_missing,$(TEST_DEPS))
+
+# --- demo -------------------------------------------------------------
+run: deps-run
+	@$(MAKE) --no-print-directory stud
+	@sh tests/demo.sh
+
+# --- tests ------------------------------------------------------------
+UNIT_TESTS := build/tests/test_ringbuffer
+
+build/tests/test_ringbuffer: tests/unit/test_ringbuffer.c ringbuffer.c ringbuffer.h tests/unit/unit.h
+	@mkdir -p build/tests
+	$(CC) -std=c11 $(WARN) -O1 -g -fsanitize=address,undefined -I. -o $@ $< ringbuffer.c
+
+variants: deps-build
+	$(MAKE) --no-print-directory build/default/stud
+	$(MAKE) --no-print-directory build/shared/stud USE_SHARED_CACHE=1
+	$(MAKE) --no-print-directory build/clang/stud CC=clang VARIANT=clang
+
+unit: deps-build $(UNIT_TESTS)
+	@fail=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || fail=1; done; \
+	exit $$fail
+
+PYTEST := /usr/bin/python3 -m pytest -q -p no:cacheprovider
+
+integration:
+	@echo "== integration tests, default build"
+	STUD_BIN=$(CURDIR)/build/default/stud $(PYTEST) tests/integration
+	@echo "== integration tests, USE_SHARED_CACHE=1 build"
+	STUD_BIN=$(CURDIR)/build/shared/stud $(PYTEST) tests/integration
+
+test: deps-test
+	@$(MAKE) --no-print-directory variants
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+# --- install ----------------------------------------------------------
+install: stud
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 stud $(DESTDIR)$(BINDIR)/stud
+	install -m 0644 stud.8 $(DESTDIR)$(MANDIR)/man8/stud.8
+
+clean:
+	rm -rf build stud

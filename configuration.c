@@ -1,0 +1,656 @@
+/* configuration.c - the option table and everything read from it: defaults,
+ * getopt_long parsing, the key = value config file, -h and --default-config.
+ * A library module: it reports problems through errbuf, never logs or exits. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "configuration.h"
+
+enum opt_type {
+	OPT_BOOL,	/* flag on the command line, on/off in the file */
+	OPT_LONG,	/* integer within [min, max] */
+	OPT_STR,	/* free string */
+	OPT_ADDR,	/* HOST,PORT or [HOST]:PORT */
+	OPT_PEM,	/* repeatable certificate file */
+	OPT_CLI		/* command-line only action */
+};
+
+enum opt_cli {
+	CLI_NONE, CLI_CONFIG, CLI_DEFAULT, CLI_TEST, CLI_VERSION, CLI_HELP
+};
+
+struct opt {
+	const char	*name;		/* long option and config key */
+	int		 letter;	/* short option, 0 if none */
+	enum opt_type	 type;
+	size_t		 off;		/* field in struct stud_config */
+	const char	*def;		/* default, as it would be written */
+	long		 min, max;	/* OPT_LONG bounds */
+	const char	*arg;		/* argument name in -h, NULL for flags */
+	const char	*section;	/* -h heading where a new one starts */
+	const char	*help;
+	enum opt_cli	 cli;
+};
+
+#define F(field) offsetof(struct stud_config, field)
+
+static const struct opt opts[] = {
+	{ "tls", 0, OPT_BOOL, F(tls), "on", 0, 0, NULL, "ENCRYPTION METHODS",
+	  "TLS 1.2 and TLS 1.3 (default)", 0 },
+	{ "ssl", 0, OPT_BOOL, F(ssl), "off", 0, 0, NULL, NULL,
+	  "Every protocol version the OpenSSL build and its security level "
+	  "allow, for legacy clients (conflicts with --tls)", 0 },
+	{ "ciphers", 'c', OPT_STR, F(ciphers), "", 0, 0, "SUITE", NULL,
+	  "Allowed ciphers for TLS <= 1.2, OpenSSL syntax "
+	  "(default: forward-secret AEAD ciphers)", 0 },
+	{ "ssl-engine", 'e', OPT_STR, F(engine), "", 0, 0, "NAME", NULL,
+	  "Load this OpenSSL engine or provider", 0 },
+	{ "prefer-server-ciphers", 'O', OPT_BOOL, F(prefer_server_ciphers),
+	  "off", 0, 0, NULL, NULL, "Prefer the server's cipher order", 0 },
+	{ "backend", 'b', OPT_ADDR, F(backend), "[127.0.0.1]:8000", 0, 0,
+	  "HOST,PORT", "SOCKET", "Backend to connect to", 0 },
+	{ "frontend", 'f', OPT_ADDR, F(frontend), "[*]:8443", 0, 0,
+	  "HOST,PORT", NULL, "Frontend to listen on (* = every address)", 0 },
+	{ "workers", 'n', OPT_LONG, F(workers), "1", 1, 1024, "NUM",
+	  "PERFORMANCE", "Number of worker processes", 0 },
+	{ "backlog", 'B', OPT_LONG, F(backlog), "100", 1, INT_MAX, "NUM", NULL,
+	  "Listen backlog size", 0 },
+	{ "keepalive", 'k', OPT_LONG, F(keepalive), "3600", 0, 32767, "SECS",
+	  NULL, "TCP keepalive idle time on client sockets (0 = off)", 0 },
+	{ "chroot", 'r', OPT_STR, F(chroot), "", 0, 0, "DIR", "SECURITY",
+	  "Chroot workers to DIR after loading keys and binding", 0 },
+	{ "user", 'u', OPT_STR, F(user), "", 0, 0, "USER", NULL,
+	  "Workers run as USER (and its group) after binding", 0 },
+	{ "group", 'g', OPT_STR, F(group), "", 0, 0, "GROUP", NULL,
+	  "Workers run with group GROUP after binding", 0 },
+	{ "quiet", 'q', OPT_BOOL, F(quiet), "off", 0, 0, NULL, "LOGGING",
+	  "Be quiet; emit only error messages", 0 },
+	{ "syslog", 's', OPT_BOOL, F(syslog), "off", 0, 0, NULL, NULL,
+	  "Send log messages to syslog as well as stderr", 0 },
+	{ "syslog-facility", 0, OPT_STR, F(syslog_facility), "daemon", 0, 0,
+	  "FACILITY", NULL, "Syslog facility to use", 0 },
+	{ "daemon", 0, OPT_BOOL, F(daemonize), "off", 0, 0, NULL, "OTHER",
+	  "Fork into the background and become a daemon (implies --quiet)",
+	  0 },
+	{ "write-ip", 0, OPT_BOOL, F(write_ip), "off", 0, 0, NULL, NULL,
+	  "Send the client's address family octet and address to the backend "
+	  "before the data", 0 },
+	{ "write-proxy", 0, OPT_BOOL, F(write_proxy), "off", 0, 0, NULL, NULL,
+	  "Send a PROXY protocol v1 line to the backend before the data", 0 },
+	{ "proxy-proxy", 0, OPT_BOOL, F(proxy_proxy), "off", 0, 0, NULL, NULL,
+	  "Read a PROXY line sent in clear by a balancer before the handshake "
+	  "and pass it on to the backend", 0 },
+	{ "pem-file", 0, OPT_PEM, 0, NULL, 0, 0, "FILE", NULL,
+	  "Certificate chain and private key (repeatable; the last is the "
+	  "default)", 0 },
+	{ "config", 0, OPT_CLI, 0, NULL, 0, 0, "FILE", NULL,
+	  "Read options from FILE (later options override it)", CLI_CONFIG },
+	{ "default-config", 0, OPT_CLI, 0, NULL, 0, 0, NULL, NULL,
+	  "Print the default configuration file and exit", CLI_DEFAULT },
+	{ "test", 't', OPT_CLI, 0, NULL, 0, 0, NULL, NULL,
+	  "Test the configuration and certificates, print the effective "
+	  "configuration, and exit", CLI_TEST },
+	{ "version", 'V', OPT_CLI, 0, NULL, 0, 0, NULL, NULL,
+	  "Print the program version and exit", CLI_VERSION },
+	{ "help", 'h', OPT_CLI, 0, NULL, 0, 0, NULL, NULL,
+	  "This help message", CLI_HELP },
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static void
+seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static const struct opt *
+opt_by_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NOPTS; i++)
+		if (strcmp(opts[i].name, name) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+static inline void *
+field(struct stud_config *cfg, const struct opt *o)
+{
+	return (char *)cfg + o->off;
+}
+
+static inline const void *
+cfield(const struct stud_config *cfg, const struct opt *o)
+{
+	return (const char *)cfg + o->off;
+}
+
+/* Parse on/off/yes/no/true/false/1/0; -1 if it is none of them. */
+static int
+parse_bool(const char *v)
+{
+	static const char *on[] = { "on", "yes", "true", "1" };
+	static const char *off[] = { "off", "no", "false", "0" };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(v, on[i]) == 0)
+			return 1;
+		if (strcasecmp(v, off[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+static int
+parse_long(const char *v, long min, long max, long *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || errno != 0 || n < min || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+int
+config_parse_addr(const char *s, struct config_addr *a)
+{
+	const char *host, *port, *end;
+	size_t hlen;
+	long n;
+
+	if (s[0] == '[') {
+		host = s + 1;
+		if ((end = strchr(host, ']')) == NULL || end[1] != ':')
+			return -1;
+		port = end + 2;
+	} else {
+		if ((end = strrchr(s, ',')) == NULL)
+			return -1;
+		host = s;
+		port = end + 1;
+	}
+	hlen = (size_t)(end - host);
+	if (hlen == 0 || hlen >= sizeof(a->host) ||
+	    parse_long(port, 0, 65535, &n) == -1)
+		return -1;
+	memcpy(a->host, host, hlen);
+	a->host[hlen] = '\0';
+	snprintf(a->port, sizeof(a->port), "%ld", n);
+	return 0;
+}
+
+static int
+add_pem(struct stud_config *cfg, const char *path)
+{
+	char **v, *p;
+
+	if ((p = strdup(path)) == NULL)
+		return -1;
+	v = realloc(cfg->pem_files, (cfg->n_pem + 1) * sizeof(*v));
+	if (v == NULL) {
+		free(p);
+		return -1;
+	}
+	v[cfg->n_pem++] = p;
+	cfg->pem_files = v;
+	return 0;
+}
+
+/* Set option o from the text value v; errors name the option as the user
+ * wrote it (where). */
+static int
+opt_set(struct stud_config *cfg, const struct opt *o, const char *v,
+    const char *where, char *errbuf, size_t errlen)
+{
+	int b;
+	long n;
+	char *s;
+
+	switch (o->type) {
+	case OPT_BOOL:
+		if ((b = parse_bool(v)) == -1)
+			goto bad;
+		*(int *)field(cfg, o) = b;
+		cfg->given[o - opts] = (unsigned char)b;
+		return 0;
+	case OPT_LONG:
+		if (parse_long(v, o->min, o->max, &n) == -1) {
+			seterr(errbuf, errlen, "invalid value '%s' for %s: "
+			    "expected a whole number from %ld to %ld", v,
+			    where, o->min, o->max);
+			return -1;
+		}
+		*(long *)field(cfg, o) = n;
+		break;
+	case OPT_STR:
+		if ((s = strdup(v)) == NULL)
+			goto nomem;
+		free(*(char **)field(cfg, o));
+		*(char **)field(cfg, o) = s;
+		break;
+	case OPT_ADDR:
+		if (config_parse_addr(v, field(cfg, o)) == -1) {
+			seterr(errbuf, errlen, "invalid address '%s' for %s: "
+			    "expected HOST,PORT or [HOST]:PORT with a port "
+			    "from 0 to 65535", v, where);
+			return -1;
+		}
+		break;
+	case OPT_PEM:
+		if (*v == '\0')
+			break;
+		if (add_pem(cfg, v) == -1)
+			goto nomem;
+		break;
+	case OPT_CLI:
+		seterr(errbuf, errlen, "%s is a command-line option only",
+		    where);
+		return -1;
+	}
+	cfg->given[o - opts] = 1;
+	return 0;
+bad:
+	seterr(errbuf, errlen, "invalid value '%s' for %s: expected "
+	    "on/off, yes/no, true/false or 1/0", v, where);
+	return -1;
+nomem:
+	seterr(errbuf, errlen, "out of memory");
+	return -1;
+}
+
+int
+config_init(struct stud_config *cfg)
+{
+	char err[128];
+	size_t i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if ((cfg->given = calloc(NOPTS, 1)) == NULL)
+		return -1;
+	for (i = 0; i < NOPTS; i++) {
+		if (opts[i].def == NULL)
+			continue;
+		if (opt_set(cfg, &opts[i], opts[i].def, opts[i].name, err,
+		    sizeof(err)) == -1) {
+			config_free(cfg);
+			return -1;
+		}
+	}
+	memset(cfg->given, 0, NOPTS);
+	return 0;
+}
+
+void
+config_free(struct stud_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < NOPTS; i++)
+		if (opts[i].type == OPT_STR && cfg->given != NULL)
+			free(*(char **)field(cfg, &opts[i]));
+	for (i = 0; i < cfg->n_pem; i++)
+		free(cfg->pem_files[i]);
+	free(cfg->pem_files);
+	free(cfg->given);
+	free(cfg->config_file);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Split one config line into key and value. Returns 1 for a setting, 0 for
+ * a blank or comment line, -1 with errbuf set for a malformed one. */
+static int
+split_line(char *line, char **key, char **val, char *errbuf, size_t errlen)
+{
+	char *p = line, *q;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '\0' || *p == '#')
+		return 0;
+	*key = p;
+	while (*p != '\0' && *p != '=' && !isspace((unsigned char)*p))
+		p++;
+	q = p;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p != '=') {
+		*q = '\0';
+		seterr(errbuf, errlen, "expected '=' after '%s'", *key);
+		return -1;
+	}
+	*q = '\0';
+	p++;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '"') {
+		*val = ++p;
+		if ((q = strchr(p, '"')) == NULL) {
+			seterr(errbuf, errlen, "unterminated quoted value "
+			    "for '%s'", *key);
+			return -1;
+		}
+		*q++ = '\0';
+		while (isspace((unsigned char)*q))
+			q++;
+		if (*q != '\0' && *q != '#') {
+			seterr(errbuf, errlen, "unexpected text after the "
+			    "quoted value of '%s'", *key);
+			return -1;
+		}
+		return 1;
+	}
+	*val = p;
+	if ((q = strchr(p, '#')) == NULL)
+		q = p + strlen(p);
+	while (q > p && isspace((unsigned char)q[-1]))
+		q--;
+	*q = '\0';
+	return 1;
+}
+
+int
+config_parse_file(struct stud_config *cfg, const char *path, char *errbuf,
+    size_t errlen)
+{
+	char line[4096], msg[512], *key, *val;
+	const struct opt *o;
+	unsigned lineno = 0;
+	FILE *f;
+	int r = 0;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		seterr(errbuf, errlen, "cannot read config file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	while (r == 0 && fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(msg, sizeof(msg), "line too long");
+			r = -1;
+			break;
+		}
+		line[strcspn(line, "\r\n")] = '\0';
+		switch (split_line(line, &key, &val, msg, sizeof(msg))) {
+		case 0:
+			continue;
+		case -1:
+			r = -1;
+			continue;
+		}
+		if ((o = opt_by_name(key)) == NULL) {
+			snprintf(msg, sizeof(msg), "unknown key '%.200s'", key);
+			r = -1;
+		} else
+			r = opt_set(cfg, o, val, key, msg, sizeof(msg));
+	}
+	if (r == 0 && ferror(f)) {
+		snprintf(msg, sizeof(msg), "read error");
+		r = -1;
+	}
+	fclose(f);
+	if (r == -1)
+		seterr(errbuf, errlen, "%s:%u: %s", path, lineno, msg);
+	return r;
+}
+
+int
+config_check(struct stud_config *cfg, char *errbuf, size_t errlen)
+{
+	const struct opt *tls = opt_by_name("tls");
+
+	if (cfg->ssl && cfg->given[tls - opts]) {
+		seterr(errbuf, errlen, "--tls and --ssl are mutually "
+		    "exclusive");
+		return -1;
+	}
+	if (cfg->ssl)
+		cfg->tls = 0;
+	else if (!cfg->tls) {
+		seterr(errbuf, errlen, "no protocol left: set tls or ssl on");
+		return -1;
+	}
+	if (cfg->write_ip + cfg->write_proxy + cfg->proxy_proxy > 1) {
+		seterr(errbuf, errlen, "--write-ip, --write-proxy and "
+		    "--proxy-proxy are mutually exclusive");
+		return -1;
+	}
+	if (strcmp(cfg->backend.host, "*") == 0) {
+		seterr(errbuf, errlen, "the backend needs a host, not '*'");
+		return -1;
+	}
+	if (cfg->daemonize)
+		cfg->quiet = 1;
+	return 0;
+}
+
+/* Build getopt_long's tables from opts[]. */
+static void
+build_getopt(struct option *lo, char *so)
+{
+	size_t i;
+
+	*so++ = ':';
+	for (i = 0; i < NOPTS; i++) {
+		int arg = opts[i].arg != NULL;
+
+		lo[i].name = opts[i].name;
+		lo[i].has_arg = arg ? required_argument : no_argument;
+		lo[i].flag = NULL;
+		lo[i].val = 256 + (int)i;
+		if (opts[i].letter) {
+			*so++ = (char)opts[i].letter;
+			if (arg)
+				*so++ = ':';
+		}
+	}
+	*so = '\0';
+	memset(&lo[NOPTS], 0, sizeof(lo[NOPTS]));
+}
+
+static const struct opt *
+opt_by_letter(int c)
+{
+	size_t i;
+
+	for (i = 0; i < NOPTS; i++)
+		if (opts[i].letter == c)
+			return &opts[i];
+	return NULL;
+}
+
+/* Name an option as the user typed it, for error messages. */
+static void
+opt_where(const struct opt *o, int c, char *buf, size_t len)
+{
+	if (c < 256)
+		snprintf(buf, len, "-%c", c);
+	else
+		snprintf(buf, len, "--%s", o->name);
+}
+
+static enum config_action
+cli_bad_option(int c, char **argv, char *errbuf, size_t errlen)
+{
+	const char *arg = argv[optind - 1];
+
+	if (c == ':')
+		seterr(errbuf, errlen, "option %s needs a value", arg);
+	else if (optopt != 0 && optopt < 256)
+		seterr(errbuf, errlen, "unknown option '-%c'", optopt);
+	else
+		seterr(errbuf, errlen, "unknown option '%s'", arg);
+	return CONFIG_ERROR;
+}
+
+enum config_action
+config_parse_cli(struct stud_config *cfg, int argc, char **argv, char *errbuf,
+    size_t errlen)
+{
+	struct option lo[NOPTS + 1];
+	char so[2 * NOPTS + 2], where[64];
+	enum config_action act = CONFIG_RUN;
+	const struct opt *o;
+	int c;
+
+	build_getopt(lo, so);
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, so, lo, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			return cli_bad_option(c, argv, errbuf, errlen);
+		o = c >= 256 ? &opts[c - 256] : opt_by_letter(c);
+		opt_where(o, c, where, sizeof(where));
+		switch (o->cli) {
+		case CLI_CONFIG:
+			free(cfg->config_file);
+			if ((cfg->config_file = strdup(optarg)) == NULL ||
+			    config_parse_file(cfg, optarg, errbuf,
+			    errlen) == -1)
+				return CONFIG_ERROR;
+			continue;
+		case CLI_TEST:
+			cfg->test_only = 1;
+			continue;
+		case CLI_DEFAULT:
+			act = act == CONFIG_RUN ? CONFIG_DEFAULT : act;
+			continue;
+		case CLI_VERSION:
+			act = act == CONFIG_RUN ? CONFIG_VERSION : act;
+			continue;
+		case CLI_HELP:
+			act = CONFIG_HELP;
+			continue;
+		case CLI_NONE:
+			break;
+		}
+		if (opt_set(cfg, o, optarg != NULL ? optarg : "on", where,
+		    errbuf, errlen) == -1)
+			return CONFIG_ERROR;
+	}
+	if (act != CONFIG_RUN)
+		return act;
+	for (; optind < argc; optind++)
+		if (add_pem(cfg, argv[optind]) == -1) {
+			seterr(errbuf, errlen, "out of memory");
+			return CONFIG_ERROR;
+		}
+	return config_check(cfg, errbuf, errlen) == -1 ? CONFIG_ERROR :
+	    CONFIG_RUN;
+}
+
+void
+config_usage(FILE *out, const char *argv0)
+{
+	char left[64];
+	size_t i;
+
+	fprintf(out, "stud %s - the Scalable TLS Unwrapping Daemon\n\n"
+	    "Usage: %s [OPTIONS] PEM [PEM ...]\n\n"
+	    "Encrypted traffic received on the frontend is decrypted and sent "
+	    "to the backend.\nPEM is a file with a certificate chain and its "
+	    "private key (optionally DH\nparameters).\n", STUD_VERSION, argv0);
+	for (i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		int n;
+
+		if (o->section != NULL)
+			fprintf(out, "\n%s:\n", o->section);
+		n = snprintf(left, sizeof(left), "%c%c%c --%s%s%s",
+		    o->letter ? '-' : ' ', o->letter ? o->letter : ' ',
+		    o->letter ? ',' : ' ', o->name, o->arg ? "=" : "",
+		    o->arg ? o->arg : "");
+		fprintf(out, "  %-34s%s%s", left, n > 34 ? "\n" : "",
+		    n > 34 ? "                                    " : "");
+		fprintf(out, "%s", o->help);
+		if (o->def != NULL && o->type != OPT_BOOL)
+			fprintf(out, " (default: \"%s\")", o->def);
+		fputc('\n', out);
+	}
+}
+
+static void
+print_value(FILE *out, const struct stud_config *cfg, const struct opt *o)
+{
+	const struct config_addr *a;
+
+	switch (o->type) {
+	case OPT_BOOL:
+		fprintf(out, "%s = %s\n", o->name,
+		    *(const int *)cfield(cfg, o) ? "on" : "off");
+		break;
+	case OPT_LONG:
+		fprintf(out, "%s = %ld\n", o->name,
+		    *(const long *)cfield(cfg, o));
+		break;
+	case OPT_STR:
+		fprintf(out, "%s = \"%s\"\n", o->name,
+		    *(char *const *)cfield(cfg, o));
+		break;
+	case OPT_ADDR:
+		a = cfield(cfg, o);
+		fprintf(out, "%s = \"[%s]:%s\"\n", o->name, a->host, a->port);
+		break;
+	case OPT_PEM:
+		break;
+	case OPT_CLI:
+		break;
+	}
+}
+
+void
+config_print(FILE *out, const struct stud_config *cfg, int comments)
+{
+	size_t i, k;
+
+	if (comments)
+		fprintf(out, "# stud %s configuration file.\n# Every key "
+		    "is a long option of stud; the values shown are the "
+		    "defaults.\n# Booleans: on/off, yes/no, true/false, "
+		    "1/0. Quote values with spaces.\n", STUD_VERSION);
+	for (i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+
+		if (o->type == OPT_CLI)
+			continue;
+		if (comments) {
+			if (o->section != NULL)
+				fprintf(out, "\n# === %s ===\n", o->section);
+			fprintf(out, "\n# %s\n", o->help);
+		}
+		if (o->type != OPT_PEM) {
+			print_value(out, cfg, o);
+			continue;
+		}
+		if (cfg->n_pem == 0 && comments)
+			fprintf(out, "# %s = \"/etc/stud/cert.pem\"\n",
+			    o->name);
+		for (k = 0; k < cfg->n_pem; k++)
+			fprintf(out, "%s = \"%s\"\n", o->name,
+			    cfg->pem_files[k]);
+	}
+}

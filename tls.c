@@ -1,0 +1,166 @@
+/* tls.c - OpenSSL server context: protocols, ciphers, certificates, DH
+ * parameters and the per-connection SSL object. OpenSSL version checks and
+ * compatibility shims live here and nowhere else. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
+#include "tls.h"
+
+#if OPENSSL_VERSION_NUMBER < 0x30000000L
+#error "stud needs OpenSSL 3"
+#endif
+
+/* Forward-secret AEAD ciphers for TLS 1.2; TLS 1.3 suites are all AEAD+FS. */
+#define TLS_DEFAULT_CIPHERS \
+	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!SHA1"
+
+/* Describe the oldest queued OpenSSL error in buf and clear the queue. */
+static const char *
+tls_error(char *buf, size_t len)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+	snprintf(buf, len, "%s", r != NULL ? r : "unknown OpenSSL error");
+	ERR_clear_error();
+	return buf;
+}
+
+static int
+tls_load_dh(SSL_CTX *ctx, const char *path)
+{
+	EVP_PKEY *dh;
+	BIO *bio;
+
+	if ((bio = BIO_new_file(path, "r")) == NULL)
+		return -1;
+	dh = PEM_read_bio_Parameters(bio, NULL);
+	BIO_free(bio);
+	ERR_clear_error();	/* a PEM without parameters is fine */
+	if (dh == NULL || EVP_PKEY_get_base_id(dh) != EVP_PKEY_DH) {
+		EVP_PKEY_free(dh);
+		return SSL_CTX_set_dh_auto(ctx, 1) == 1 ? 0 : -1;
+	}
+	if (SSL_CTX_set0_tmp_dh_pkey(ctx, dh) != 1) {
+		EVP_PKEY_free(dh);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+tls_load_pem(SSL_CTX *ctx, const char *path, char *errbuf, size_t errlen)
+{
+	char why[256];
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(errbuf, errlen, "cannot read PEM file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	fclose(f);
+	if (SSL_CTX_use_certificate_chain_file(ctx, path) != 1) {
+		snprintf(errbuf, errlen, "no usable certificate in %s: %s",
+		    path, tls_error(why, sizeof(why)));
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, path, SSL_FILETYPE_PEM) != 1) {
+		snprintf(errbuf, errlen, "no usable private key in %s: %s",
+		    path, tls_error(why, sizeof(why)));
+		return -1;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(errbuf, errlen, "the private key in %s does not "
+		    "match its certificate", path);
+		ERR_clear_error();
+		return -1;
+	}
+	if (tls_load_dh(ctx, path) == -1) {
+		snprintf(errbuf, errlen, "cannot use the DH parameters in %s: "
+		    "%s", path, tls_error(why, sizeof(why)));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+tls_set_protocols(SSL_CTX *ctx, const struct stud_config *cfg, char *errbuf,
+    size_t errlen)
+{
+	char why[256];
+	const char *ciphers = *cfg->ciphers ? cfg->ciphers : TLS_DEFAULT_CIPHERS;
+
+	if (cfg->tls && (SSL_CTX_set_min_proto_version(ctx,
+	    TLS1_2_VERSION) != 1 || SSL_CTX_set_max_proto_version(ctx, 0) != 1)) {
+		snprintf(errbuf, errlen, "cannot limit protocols to TLS 1.2 "
+		    "and 1.3: %s", tls_error(why, sizeof(why)));
+		return -1;
+	}
+	if (cfg->ssl && SSL_CTX_set_min_proto_version(ctx, 0) != 1) {
+		snprintf(errbuf, errlen, "cannot enable every protocol: %s",
+		    tls_error(why, sizeof(why)));
+		return -1;
+	}
+	if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
+		snprintf(errbuf, errlen, "invalid cipher list '%s': %s",
+		    ciphers, tls_error(why, sizeof(why)));
+		return -1;
+	}
+	return 0;
+}
+
+SSL_CTX *
+tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
+{
+	static const unsigned char sid_ctx[] = "stud";
+	uint64_t op = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_SINGLE_ECDH_USE |
+	    SSL_OP_SINGLE_DH_USE;
+	SSL_CTX *ctx;
+	size_t i;
+
+	if (cfg->n_pem == 0) {
+		snprintf(errbuf, errlen, "no certificate: give a PEM file");
+		return NULL;
+	}
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		snprintf(errbuf, errlen, "cannot create a TLS context");
+		return NULL;
+	}
+	if (cfg->prefer_server_ciphers)
+		op |= SSL_OP_CIPHER_SERVER_PREFERENCE;
+	SSL_CTX_set_options(ctx, op);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+	if (tls_set_protocols(ctx, cfg, errbuf, errlen) == -1)
+		goto fail;
+	for (i = 0; i < cfg->n_pem; i++)
+		if (tls_load_pem(ctx, cfg->pem_files[i], errbuf, errlen) == -1)
+			goto fail;
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+SSL *
+tls_session_new(SSL_CTX *ctx, int fd)
+{
+	SSL *ssl = SSL_new(ctx);
+
+	if (ssl == NULL)
+		return NULL;
+	if (SSL_set_fd(ssl, fd) != 1) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	SSL_set_accept_state(ssl);
+	return ssl;
+}

@@ -1,0 +1,20 @@
+/* tls.h - building stud's OpenSSL server context from the configuration;
+ * the one place that knows OpenSSL versions and loading details. */
+#ifndef STUD_TLS_H
+#define STUD_TLS_H
+
+#include <stddef.h>
+#include <openssl/ssl.h>
+
+#include "configuration.h"
+
+/* Make a server SSL_CTX with stud's protocol, cipher and I/O settings and
+ * the certificates of cfg loaded and checked. Returns NULL with errbuf set
+ * to one line naming the problem (and the file). */
+SSL_CTX	*tls_ctx_new(const struct stud_config *cfg, char *errbuf,
+	    size_t errlen);
+
+/* Make a server SSL for one accepted socket; NULL if memory ran out. */
+SSL	*tls_session_new(SSL_CTX *ctx, int fd);
+
+#endif /* STUD_TLS_H */
