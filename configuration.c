@@ -50,8 +50,8 @@ static const struct opt opts[] = {
 	  "Every protocol version the OpenSSL build and its security level "
 	  "allow, for legacy clients (conflicts with --tls)", 0 },
 	{ "ciphers", 'c', OPT_STR, F(ciphers), "", 0, 0, "SUITE", NULL,
-	  "Allowed ciphers for TLS <= 1.2, OpenSSL syntax "
-	  "(default: forward-secret AEAD ciphers)", 0 },
+	  "Allowed ciphers for TLS <= 1.2, OpenSSL syntax; empty means "
+	  "stud's forward-secret AEAD list", 0 },
 	{ "ssl-engine", 'e', OPT_STR, F(engine), "", 0, 0, "NAME", NULL,
 	  "Load this OpenSSL engine or provider", 0 },
 	{ "prefer-server-ciphers", 'O', OPT_BOOL, F(prefer_server_ciphers),
@@ -563,10 +563,36 @@ config_parse_cli(struct stud_config *cfg, int argc, char **argv, char *errbuf,
 	    CONFIG_RUN;
 }
 
+/* Print text word-wrapped from column col to 79, continuing at col. */
+static void
+print_wrapped(FILE *out, const char *text, int col)
+{
+	const char *p = text, *sp;
+	int x = col, w;
+
+	while (*p != '\0') {
+		sp = strchr(p, ' ');
+		w = sp != NULL ? (int)(sp - p) : (int)strlen(p);
+		if (x > col && x + 1 + w > 79) {
+			fprintf(out, "\n%*s", col, "");
+			x = col;
+		} else if (x > col) {
+			fputc(' ', out);
+			x++;
+		}
+		fprintf(out, "%.*s", w, p);
+		x += w;
+		p += w;
+		while (*p == ' ')
+			p++;
+	}
+	fputc('\n', out);
+}
+
 void
 config_usage(FILE *out, const char *argv0)
 {
-	char left[64];
+	char left[64], text[512];
 	size_t i;
 
 	fprintf(out, "stud %s - the Scalable TLS Unwrapping Daemon\n\n"
@@ -584,12 +610,15 @@ config_usage(FILE *out, const char *argv0)
 		    o->letter ? '-' : ' ', o->letter ? o->letter : ' ',
 		    o->letter ? ',' : ' ', o->name, o->arg ? "=" : "",
 		    o->arg ? o->arg : "");
-		fprintf(out, "  %-34s%s%s", left, n > 34 ? "\n" : "",
-		    n > 34 ? "                                    " : "");
-		fprintf(out, "%s", o->help);
+		fprintf(out, "  %-32s", left);
+		if (n > 31)
+			fprintf(out, "\n%34s", "");
 		if (o->def != NULL && o->type != OPT_BOOL)
-			fprintf(out, " (default: \"%s\")", o->def);
-		fputc('\n', out);
+			snprintf(text, sizeof(text), "%s (default: \"%s\")",
+			    o->help, o->def);
+		else
+			snprintf(text, sizeof(text), "%s", o->help);
+		print_wrapped(out, text, 34);
 	}
 }
 
