@@ -21,7 +21,7 @@ ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(DEFS) \
 	     $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LDLIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lev -lssl -lcrypto)
 
-SRCS      := stud.c configuration.c ringbuffer.c tls.c log.c
+SRCS      := stud.c configuration.c ringbuffer.c tls.c log.c proxy.c
 ifeq ($(USE_SHARED_CACHE),1)
 VARIANT   ?= shared
 DEFS      += -DUSE_SHARED_CACHE
@@ -82,11 +82,22 @@ run: deps-run
 	@sh tests/demo.sh
 
 # --- tests ------------------------------------------------------------
-UNIT_TESTS := build/tests/test_ringbuffer
+UNIT_TESTS := build/tests/test_ringbuffer build/tests/test_ebtree build/tests/test_proxy
+UNIT_CFLAGS = -std=c11 $(WARN) -O1 -g -fsanitize=address,undefined \
+	      -fno-sanitize-recover=all -I.
+EBTREE_SRCS := ebtree/ebtree.c ebtree/ebmbtree.c
 
 build/tests/test_ringbuffer: tests/unit/test_ringbuffer.c ringbuffer.c ringbuffer.h tests/unit/unit.h
 	@mkdir -p build/tests
-	$(CC) -std=c11 $(WARN) -O1 -g -fsanitize=address,undefined -I. -o $@ $< ringbuffer.c
+	$(CC) $(UNIT_CFLAGS) -o $@ $< ringbuffer.c
+
+build/tests/test_ebtree: tests/unit/test_ebtree.c $(EBTREE_SRCS) $(wildcard ebtree/*.h) tests/unit/unit.h
+	@mkdir -p build/tests
+	$(CC) $(UNIT_CFLAGS) -O2 -o $@ $< $(EBTREE_SRCS)
+
+build/tests/test_proxy: tests/unit/test_proxy.c proxy.c proxy.h tests/unit/unit.h
+	@mkdir -p build/tests
+	$(CC) $(UNIT_CFLAGS) -o $@ $< proxy.c
 
 variants: deps-build
 	$(MAKE) --no-print-directory build/default/stud

@@ -8,6 +8,9 @@
  * out); with use_syslog they also go to syslog under the given facility. */
 void	log_setup(int quiet, int use_syslog, int facility);
 
+/* The syslog facility called name ("daemon", "local0"...), or -1. */
+int	log_facility(const char *name);
+
 /* Write one line at a syslog level; the line is prefixed with "stud: ". */
 void	log_msg(int level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -29,6 +29,7 @@
 
 #include "configuration.h"
 #include "log.h"
+#include "proxy.h"
 #include "ringbuffer.h"
 #include "tls.h"
 
@@ -64,7 +65,7 @@ static int			 parent_pipe[2] = { -1, -1 };
  * Worker: connections.
  */
 
-enum conn_state { CS_HANDSHAKE, CS_CONNECTING, CS_PROXY };
+enum conn_state { CS_PROXYHDR, CS_HANDSHAKE, CS_CONNECTING, CS_PROXY };
 
 struct conn {
 	int		 cfd;		/* client socket */
@@ -87,6 +88,7 @@ struct conn {
 	unsigned	 b_eof:1;	/* the backend will send nothing more */
 	unsigned	 b_shut:1;	/* backend write side shut down */
 	unsigned	 c_shut:1;	/* close_notify sent to the client */
+	uint16_t	 hdr_len;	/* PROXY header bytes read so far */
 };
 
 static struct ring_pool	 pool;
@@ -134,7 +136,9 @@ conn_watch(struct conn *c)
 {
 	int ce = 0, be = 0;
 
-	if (c->state == CS_HANDSHAKE) {
+	if (c->state == CS_PROXYHDR)
+		ce = EV_READ;
+	else if (c->state == CS_HANDSHAKE) {
 		ce = (c->hs_wants_r ? EV_READ : 0) |
 		    (c->hs_wants_w ? EV_WRITE : 0);
 	} else {
@@ -157,11 +161,44 @@ conn_watch(struct conn *c)
 		watch(&c->bw, c->bfd, be);
 }
 
+/* Queue the --write-ip or --write-proxy header ahead of the client's data.
+ * Returns 0, or -1. */
+static int
+conn_client_header(struct conn *c)
+{
+	struct sockaddr_storage peer, local;
+	socklen_t plen = sizeof(peer), llen = sizeof(local);
+	char *p;
+	int n;
+
+	if (!cfg.write_ip && !cfg.write_proxy)
+		return 0;
+	if (getpeername(c->cfd, (struct sockaddr *)&peer, &plen) == -1 ||
+	    getsockname(c->cfd, (struct sockaddr *)&local, &llen) == -1 ||
+	    (p = ring_write_ptr(&c->up, &pool)) == NULL)
+		return -1;
+	if (cfg.write_ip)
+		n = proxy_write_ip((unsigned char *)p,
+		    (struct sockaddr *)&peer);
+	else
+		n = proxy_write_v1(p, (struct sockaddr *)&peer,
+		    (struct sockaddr *)&local);
+	if (n <= 0) {
+		ring_write_cancel(&c->up, &pool);
+		return -1;
+	}
+	ring_write_commit(&c->up, (size_t)n);
+	return 0;
+}
+
 /* Start the nonblocking connect to the backend. Returns 0, or -1. */
 static int
 conn_connect(struct conn *c)
 {
 	int one = 1;
+
+	if (conn_client_header(c) == -1)
+		return -1;
 
 	c->bfd = socket(backend_addr.ss_family,
 	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -177,6 +214,44 @@ conn_connect(struct conn *c)
 	}
 	c->state = CS_CONNECTING;
 	return 0;
+}
+
+/* Read the balancer's PROXY header (--proxy-proxy) into the first up-ring
+ * slot, byte-exactly so that the TLS bytes after it stay in the socket.
+ * Returns 1 when it is complete, 0 while waiting, -1 to close. */
+static int
+conn_proxy_header(struct conn *c)
+{
+	unsigned char *p = (unsigned char *)ring_write_ptr(&c->up, &pool);
+	ssize_t n;
+	long r;
+
+	if (p == NULL)
+		return -1;
+	n = recv(c->cfd, p + c->hdr_len, SLOT_SIZE - c->hdr_len, MSG_PEEK);
+	if (n <= 0) {
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			c->c_can_r = 0;
+			return 0;
+		}
+		return -1;
+	}
+	if ((r = proxy_parse(p, c->hdr_len + (size_t)n, SLOT_SIZE)) < 0) {
+		log_info("malformed PROXY header from a client; closing it");
+		return -1;
+	}
+	if (r > 0)
+		n = r - c->hdr_len;
+	else
+		c->c_can_r = 0;
+	if (recv(c->cfd, p + c->hdr_len, (size_t)n, 0) != n)
+		return -1;
+	c->hdr_len += (uint16_t)n;
+	if (r == 0)
+		return 0;
+	ring_write_commit(&c->up, c->hdr_len);
+	c->state = CS_HANDSHAKE;
+	return 1;
 }
 
 /* Drive the handshake. Returns 1 when done, 0 while waiting, -1 on error. */
@@ -392,6 +467,16 @@ conn_pump(struct conn *c)
 {
 	int r, pass;
 
+	if (c->state == CS_PROXYHDR) {
+		if ((r = conn_proxy_header(c)) < 0) {
+			conn_free(c);
+			return;
+		}
+		if (r == 0) {
+			conn_watch(c);
+			return;
+		}
+	}
 	if (c->state == CS_HANDSHAKE) {
 		if ((r = conn_handshake(c)) < 0) {
 			conn_free(c);
@@ -490,6 +575,7 @@ conn_new(int fd)
 	c->cfd = fd;
 	c->bfd = -1;
 	c->c_can_r = c->c_can_w = 1;
+	c->state = cfg.proxy_proxy ? CS_PROXYHDR : CS_HANDSHAKE;
 	ring_init(&c->up, RING_SLOTS);
 	ring_init(&c->down, RING_SLOTS);
 	ev_io_init(&c->cw, client_cb, fd, 0);
@@ -875,10 +961,22 @@ fatal(const char *fmt, ...)
 }
 
 static void
+setup_logging(void)
+{
+	int facility = log_facility(cfg.syslog_facility);
+
+	if (facility == -1)
+		fatal("unknown syslog facility '%s'", cfg.syslog_facility);
+	log_setup(cfg.quiet, cfg.syslog, facility);
+}
+
+static void
 load_certificates(void)
 {
 	char err[1024];
 
+	if (tls_init(&cfg, err, sizeof(err)) == -1)
+		fatal("%s", err);
 	if ((ssl_ctx = tls_ctx_new(&cfg, err, sizeof(err))) == NULL)
 		fatal("%s", err);
 }
@@ -1040,7 +1138,7 @@ int
 main(int argc, char **argv)
 {
 	parse_options(argc, argv);
-	log_setup(cfg.quiet, cfg.syslog, LOG_DAEMON);
+	setup_logging();
 	load_certificates();
 	resolve_backend();
 	lookup_identity();

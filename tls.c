@@ -1,12 +1,17 @@
 /* tls.c - OpenSSL server context: protocols, ciphers, certificates, DH
  * parameters and the per-connection SSL object. OpenSSL version checks and
  * compatibility shims live here and nowhere else. */
+#define OPENSSL_SUPPRESS_DEPRECATED	/* ENGINE_* is deprecated in OpenSSL 3 */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/provider.h>
+#ifndef OPENSSL_NO_ENGINE
+#include <openssl/engine.h>
+#endif
 #include <openssl/ssl.h>
 
 #include "tls.h"
@@ -112,6 +117,44 @@ tls_set_protocols(SSL_CTX *ctx, const struct stud_config *cfg, char *errbuf,
 		    ciphers, tls_error(why, sizeof(why)));
 		return -1;
 	}
+	return 0;
+}
+
+/* Load -e NAME as an OpenSSL 3 provider, else as a legacy engine. */
+static int
+tls_load_engine(const char *name, char *errbuf, size_t errlen)
+{
+#ifndef OPENSSL_NO_ENGINE
+	ENGINE *e;
+#endif
+
+	if (OSSL_PROVIDER_load(NULL, name) != NULL) {
+		if (OSSL_PROVIDER_available(NULL, "default") ||
+		    OSSL_PROVIDER_load(NULL, "default") != NULL)
+			return 0;
+	}
+	ERR_clear_error();
+#ifndef OPENSSL_NO_ENGINE
+	if ((e = ENGINE_by_id(name)) != NULL) {
+		if (ENGINE_init(e) == 1 &&
+		    ENGINE_set_default(e, ENGINE_METHOD_ALL) == 1) {
+			ENGINE_free(e);
+			return 0;
+		}
+		ENGINE_free(e);
+	}
+	ERR_clear_error();
+#endif
+	snprintf(errbuf, errlen, "cannot load OpenSSL engine or provider "
+	    "'%s'", name);
+	return -1;
+}
+
+int
+tls_init(const struct stud_config *cfg, char *errbuf, size_t errlen)
+{
+	if (*cfg->engine != '\0')
+		return tls_load_engine(cfg->engine, errbuf, errlen);
 	return 0;
 }
 

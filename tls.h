@@ -8,6 +8,10 @@
 
 #include "configuration.h"
 
+/* Process-wide OpenSSL set-up: loads the -e engine or provider. Returns 0,
+ * or -1 with errbuf naming the problem. Call once, before tls_ctx_new(). */
+int	tls_init(const struct stud_config *cfg, char *errbuf, size_t errlen);
+
 /* Make a server SSL_CTX with stud's protocol, cipher and I/O settings and
  * the certificates of cfg loaded and checked. Returns NULL with errbuf set
  * to one line naming the problem (and the file). */
