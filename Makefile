@@ -10,6 +10,8 @@
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
+INITDIR  ?= /etc/init.d
+UNITDIR  ?= /lib/systemd/system
 DESTDIR  ?=
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
@@ -21,7 +23,7 @@ ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(DEFS) \
 	     $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LDLIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lev -lssl -lcrypto)
 
-SRCS      := stud.c configuration.c ringbuffer.c tls.c log.c proxy.c
+SRCS      := stud.c configuration.c ringbuffer.c tls.c log.c proxy.c daemon.c
 ifeq ($(USE_SHARED_CACHE),1)
 VARIANT   ?= shared
 DEFS      += -DUSE_SHARED_CACHE
@@ -123,9 +125,14 @@ test: deps-test
 
 # --- install ----------------------------------------------------------
 install: stud
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(INITDIR) $(DESTDIR)$(UNITDIR)
 	install -m 0755 stud $(DESTDIR)$(BINDIR)/stud
 	install -m 0644 stud.8 $(DESTDIR)$(MANDIR)/man8/stud.8
+	sed 's|@BINDIR@|$(BINDIR)|g' init.stud > $(DESTDIR)$(INITDIR)/stud
+	chmod 0755 $(DESTDIR)$(INITDIR)/stud
+	sed 's|@BINDIR@|$(BINDIR)|g' stud@.service > $(DESTDIR)$(UNITDIR)/stud@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/stud@.service
 
 clean:
 	rm -rf build stud

@@ -81,6 +81,9 @@ static const struct opt opts[] = {
 	{ "daemon", 0, OPT_BOOL, F(daemonize), "off", 0, 0, NULL, "OTHER",
 	  "Fork into the background and become a daemon (implies --quiet)",
 	  0 },
+	{ "pidfile", 0, OPT_STR, F(pidfile), "", 0, 0, "FILE", NULL,
+	  "Write the parent's pid to FILE (after --daemon detaches); removed "
+	  "at exit", 0 },
 	{ "write-ip", 0, OPT_BOOL, F(write_ip), "off", 0, 0, NULL, NULL,
 	  "Send the client's address family octet and address to the backend "
 	  "before the data", 0 },

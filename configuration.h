@@ -38,6 +38,7 @@ struct stud_config {
 	char   *syslog_facility;
 	/* OTHER */
 	int	daemonize;
+	char   *pidfile;
 	int	write_ip;
 	int	write_proxy;
 	int	proxy_proxy;

@@ -28,6 +28,7 @@
 #include <openssl/ssl.h>
 
 #include "configuration.h"
+#include "daemon.h"
 #include "log.h"
 #include "proxy.h"
 #include "ringbuffer.h"
@@ -882,6 +883,7 @@ parent_run(void)
 	for (i = 0; i < cfg.workers; i++)
 		if (worker_spawn(&slots[i], (int)i) == -1)
 			return 1;
+	daemon_notify("READY=1");
 	for (;;) {
 		reap_children(0);
 		wait = respawn_due();
@@ -892,9 +894,12 @@ parent_run(void)
 			break;
 	}
 	log_info("received signal %d, stopping workers", sig);
+	daemon_notify("STOPPING=1");
 	close(listener.fd);
 	workers_stop(&set, sig);
 	log_info("all workers stopped");
+	if (*cfg.pidfile != '\0')
+		daemon_remove_pidfile(cfg.pidfile);
 	return 0;
 }
 
@@ -1102,29 +1107,17 @@ test_configuration(void)
 	exit(0);
 }
 
-/* Detach from the terminal: fork, new session, stdio to /dev/null. */
+/* Detach (--daemon), then write the pidfile (--pidfile). */
 static void
-daemonize(void)
+become_service(void)
 {
-	pid_t pid;
-	int fd;
+	char err[1024];
 
-	if ((pid = fork()) == -1)
-		fatal("cannot fork: %s", strerror(errno));
-	if (pid > 0)
-		_exit(0);
-	setsid();
-	if ((pid = fork()) == -1)
-		fatal("cannot fork: %s", strerror(errno));
-	if (pid > 0)
-		_exit(0);
-	if (chdir("/") == -1 || (fd = open("/dev/null", O_RDWR)) == -1)
-		fatal("cannot detach: %s", strerror(errno));
-	dup2(fd, STDIN_FILENO);
-	dup2(fd, STDOUT_FILENO);
-	dup2(fd, STDERR_FILENO);
-	if (fd > STDERR_FILENO)
-		close(fd);
+	if (cfg.daemonize && daemon_detach(err, sizeof(err)) == -1)
+		fatal("%s", err);
+	if (*cfg.pidfile != '\0' &&
+	    daemon_write_pidfile(cfg.pidfile, err, sizeof(err)) == -1)
+		fatal("%s", err);
 }
 
 static void
@@ -1145,8 +1138,7 @@ main(int argc, char **argv)
 	if (cfg.test_only)
 		test_configuration();
 	bind_frontend();
-	if (cfg.daemonize)
-		daemonize();
+	become_service();
 	open_parent_pipe();
 	return parent_run();
 }
