@@ -1,0 +1,456 @@
+"""Helpers for the stud integration tests: starting/stopping stud, looking at
+its processes through /proc, and TLS clients (Python ssl) with bounded
+timeouts."""
+
+import hashlib
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent.parent
+STUD_BIN = os.environ.get("STUD_BIN") or str(REPO_ROOT / "stud")
+
+LISTEN_RE = re.compile(r"listening on \[([^\]]*)\]:(\d+)")
+
+STARTUP_TIMEOUT = 10.0   # s until the "listening on" line must appear
+STOP_TIMEOUT = 5.0       # s for the parent to exit after SIGTERM
+IO_TIMEOUT = 20.0        # s socket timeout for clients
+
+
+def stud_available():
+    return os.path.isfile(STUD_BIN) and os.access(STUD_BIN, os.X_OK)
+
+
+# ---------------------------------------------------------------------------
+# /proc helpers
+# ---------------------------------------------------------------------------
+def proc_stat(pid):
+    """(state, ppid, starttime) of pid, or None if it does not exist."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            data = f.read().decode("ascii", "replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # comm may contain spaces/parens: the fields start after the LAST ')'
+    rest = data[data.rfind(")") + 2:].split()
+    return rest[0], int(rest[1]), int(rest[19])
+
+
+def children(ppid, include_zombies=False):
+    """PIDs whose parent is ppid (non-zombie unless include_zombies)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        st = proc_stat(int(name))
+        if st is None or st[1] != ppid:
+            continue
+        if st[0] == "Z" and not include_zombies:
+            continue
+        out.append(int(name))
+    return sorted(out)
+
+
+def alive(pid):
+    """True if pid exists and is not a zombie."""
+    st = proc_stat(pid)
+    return st is not None and st[0] != "Z"
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def vmrss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS for pid %d" % pid)
+
+
+def listening_ports(pid):
+    """TCP ports in LISTEN state on sockets that pid has open (via
+    /proc/PID/fd socket inodes and /proc/net/tcp{,6})."""
+    inodes = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if t.startswith("socket:["):
+                inodes.add(t[8:-1])
+    except FileNotFoundError:
+        return set()
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    parts = line.split()
+                    if parts[3] == "0A" and parts[9] in inodes:
+                        ports.add(int(parts[1].rsplit(":", 1)[1], 16))
+        except FileNotFoundError:
+            pass
+    return ports
+
+
+def wait_until(pred, timeout, interval=0.02):
+    """Poll pred() until truthy or timeout; returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------
+# stud process
+# ---------------------------------------------------------------------------
+class Stud:
+    """A running stud. Use .stop() (idempotent) to end it and its workers."""
+
+    def __init__(self, args, workdir, name="stud"):
+        self.args = [STUD_BIN] + [str(a) for a in args]
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        n = 0
+        while (workdir / ("%s.%d.stderr" % (name, n))).exists():
+            n += 1
+        self.stderr_path = workdir / ("%s.%d.stderr" % (name, n))
+        self.stdout_path = workdir / ("%s.%d.stdout" % (name, n))
+        self._known = {}  # worker pid -> starttime, for cleanup
+        self.returncode = None
+        with open(self.stderr_path, "wb") as err, \
+                open(self.stdout_path, "wb") as out:
+            self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=err)
+        self.pid = self.proc.pid
+        self.host = None
+        self.port = None
+
+    def stderr(self):
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_listening(self, timeout=STARTUP_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = LISTEN_RE.search(self.stderr())
+            if m:
+                self.host, self.port = m.group(1), int(m.group(2))
+                return self
+            if self.proc.poll() is not None:
+                # one more read: the line may have been written just now
+                m = LISTEN_RE.search(self.stderr())
+                if m:
+                    self.host, self.port = m.group(1), int(m.group(2))
+                    return self
+                raise AssertionError(
+                    "stud exited (rc=%s) before listening; cmd=%s\nstderr:\n%s"
+                    % (self.proc.returncode, self.args, self.stderr()))
+            time.sleep(0.02)
+        raise AssertionError("no 'listening on' line within %.0fs; cmd=%s\n"
+                             "stderr:\n%s" % (timeout, self.args, self.stderr()))
+
+    def workers(self, include_zombies=False):
+        pids = children(self.pid, include_zombies)
+        for p in pids:
+            st = proc_stat(p)
+            if st is not None:
+                self._known.setdefault(p, st[2])
+        return pids
+
+    def wait_workers(self, n, timeout=5.0):
+        wait_until(lambda: len(self.workers()) == n, timeout)
+        got = self.workers()
+        assert len(got) == n, ("expected %d workers, got %r; stderr:\n%s"
+                               % (n, got, self.stderr()))
+        return got
+
+    def _kill_known(self):
+        """SIGKILL any worker we have seen that is still alive (same pid and
+        same start time, so never a recycled pid)."""
+        for pid, start in list(self._known.items()):
+            st = proc_stat(pid)
+            if st is not None and st[2] == start and st[0] != "Z":
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    def send_signal(self, sig):
+        self.workers()  # remember current workers for cleanup
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+        """Signal the parent, wait (bounded); SIGKILL parent and leftover
+        workers if needed.  Returns the parent's return code."""
+        if self.proc.poll() is None:
+            self.workers()
+            try:
+                self.proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.workers()
+                self.proc.kill()
+                self.proc.wait(5)
+        self.returncode = self.proc.returncode
+        # give workers a moment to leave on their own, then force it
+        wait_until(lambda: not any(self._alive_known()), 2.0)
+        self._kill_known()
+        return self.returncode
+
+    def _alive_known(self):
+        out = []
+        for pid, start in self._known.items():
+            st = proc_stat(pid)
+            if st is not None and st[2] == start and st[0] != "Z":
+                out.append(pid)
+        return out
+
+    def known_alive(self):
+        return self._alive_known()
+
+
+def run_stud_expect_failure(args, timeout=5.0):
+    """Run stud expecting it to refuse to start.  Returns (rc, stderr, secs).
+    If it is still running after `timeout`, it and its children are killed
+    and an AssertionError is raised."""
+    cmd = [STUD_BIN] + [str(a) for a in args]
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kids = children(p.pid)
+        p.kill()
+        for k in kids:
+            try:
+                os.kill(k, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        out, err = p.communicate(timeout=5)
+        raise AssertionError("stud still running %.0fs after start with bad "
+                             "input %r (children %r); stderr:\n%s"
+                             % (timeout, args, kids, err.decode(errors="replace")))
+    return p.returncode, err.decode(errors="replace"), time.monotonic() - t0
+
+
+# ---------------------------------------------------------------------------
+# TLS clients
+# ---------------------------------------------------------------------------
+def client_context(cafile=None, maximum_version=None):
+    if cafile:
+        ctx = ssl.create_default_context(cafile=str(cafile))
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if maximum_version is not None:
+        ctx.maximum_version = maximum_version
+    # Python >= 3.10 sets OP_IGNORE_UNEXPECTED_EOF by default, which turns a
+    # TCP close without close_notify into a clean EOF; we want to see it.
+    ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+    return ctx
+
+
+def tls_connect(port, host="127.0.0.1", ctx=None, server_hostname="localhost",
+                timeout=IO_TIMEOUT, rcvbuf=None, family=None):
+    """Connected + handshaken SSLSocket.  suppress_ragged_eofs=False so a
+    TCP close without close_notify raises ssl.SSLEOFError."""
+    if ctx is None:
+        ctx = client_context()
+    if family is None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    raw = socket.socket(family, socket.SOCK_STREAM)
+    raw.settimeout(timeout)
+    if rcvbuf:
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    try:
+        raw.connect((host, port))
+        s = ctx.wrap_socket(raw, server_hostname=server_hostname,
+                            suppress_ragged_eofs=False)
+    except BaseException:
+        raw.close()
+        raise
+    return s
+
+
+def tcp_shut_wr(ssock):
+    """Half-close the TCP connection under an SSLSocket without dropping the
+    TLS layer.  (SSLSocket.shutdown() sets _sslobj=None, which would make
+    later recv() return raw TLS records, so call the base class method.)"""
+    socket.socket.shutdown(ssock, socket.SHUT_WR)
+
+
+def _is_ragged_eof(e):
+    """ssl error meaning 'TCP EOF without close_notify'.  Depending on the
+    Python/OpenSSL combination this is SSLEOFError or a plain SSLError with
+    reason UNEXPECTED_EOF_WHILE_READING."""
+    return isinstance(e, ssl.SSLEOFError) or "UNEXPECTED_EOF" in str(e)
+
+
+def recv_all(ssock, limit=None):
+    """Read until EOF.  Returns (data, clean) where clean is True if the peer
+    sent close_notify and False if TCP closed without it."""
+    chunks = []
+    total = 0
+    while True:
+        try:
+            b = ssock.recv(262144)
+        except ssl.SSLError as e:
+            if not _is_ragged_eof(e):
+                raise
+            return b"".join(chunks), False
+        if not b:
+            return b"".join(chunks), True
+        chunks.append(b)
+        total += len(b)
+        if limit is not None and total > limit:
+            raise AssertionError("received more than %d bytes" % limit)
+
+
+def recv_hash(ssock):
+    """Read until EOF hashing on the fly: (sha256 hex, nbytes, clean)."""
+    h = hashlib.sha256()
+    n = 0
+    while True:
+        try:
+            b = ssock.recv(262144)
+        except ssl.SSLError as e:
+            if not _is_ragged_eof(e):
+                raise
+            return h.hexdigest(), n, False
+        if not b:
+            return h.hexdigest(), n, True
+        h.update(b)
+        n += len(b)
+
+
+def recv_exact(ssock, n):
+    buf = bytearray()
+    while len(buf) < n:
+        b = ssock.recv(min(262144, n - len(buf)))
+        if not b:
+            break
+        buf += b
+    return bytes(buf)
+
+
+class BioClient:
+    """TLS client over ssl.MemoryBIO so that it can send a real close_notify
+    (one-sided, TLS-level half-close) and keep reading afterwards, which the
+    SSLSocket API cannot do."""
+
+    def __init__(self, port, ctx=None, host="127.0.0.1",
+                 server_hostname="localhost", timeout=IO_TIMEOUT):
+        if ctx is None:
+            ctx = client_context()
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.inc = ssl.MemoryBIO()
+        self.out = ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.inc, self.out,
+                                server_hostname=server_hostname)
+        while True:
+            try:
+                self.obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush()
+                self._fill()
+        self._flush()
+
+    def _flush(self):
+        data = self.out.read()
+        if data:
+            self.sock.sendall(data)
+
+    def _fill(self):
+        data = self.sock.recv(262144)
+        if data:
+            self.inc.write(data)
+        else:
+            self.inc.write_eof()
+        return data
+
+    def send(self, data):
+        view = memoryview(data)
+        while view:
+            n = self.obj.write(view[:1 << 20])
+            view = view[n:]
+            self._flush()
+
+    def close_notify(self):
+        """Send close_notify; do not wait for the peer's."""
+        try:
+            self.obj.unwrap()
+        except ssl.SSLWantReadError:
+            pass
+        self._flush()
+
+    def recv_all(self):
+        """(data, clean): read until the peer's close_notify or TCP EOF."""
+        chunks = []
+        while True:
+            try:
+                b = self.obj.read(262144)
+                if not b:
+                    return b"".join(chunks), True
+                chunks.append(b)
+            except ssl.SSLWantReadError:
+                self._flush()
+                if not self._fill():
+                    # loop once more so the BIO reports how it ended
+                    try:
+                        b = self.obj.read(262144)
+                        if b:
+                            chunks.append(b)
+                            continue
+                        return b"".join(chunks), True
+                    except ssl.SSLZeroReturnError:
+                        return b"".join(chunks), True
+                    except ssl.SSLWantReadError:
+                        return b"".join(chunks), False
+                    except ssl.SSLError as e:
+                        if not _is_ragged_eof(e):
+                            raise
+                        return b"".join(chunks), False
+            except ssl.SSLZeroReturnError:
+                return b"".join(chunks), True
+            except ssl.SSLError as e:
+                if not _is_ragged_eof(e):
+                    raise
+                return b"".join(chunks), False
+
+    def close(self):
+        self.sock.close()
+
+
+def http_get(port, host="127.0.0.1", ctx=None, path="/"):
+    """One HTTP/1.0 GET through stud with Python ssl; returns (raw, clean)."""
+    with tls_connect(port, host=host, ctx=ctx) as s:
+        s.sendall(("GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" % path).encode())
+        return recv_all(s, limit=1 << 20)
+
+
+def echo_roundtrip(port, payload, host="127.0.0.1", ctx=None):
+    """Send payload and read back exactly as many bytes (echo backend)."""
+    with tls_connect(port, host=host, ctx=ctx) as s:
+        s.sendall(payload)
+        return recv_exact(s, len(payload))
