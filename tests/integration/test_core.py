@@ -18,7 +18,7 @@ import pytest
 from backend import HTTP_BODY, free_port
 from harness import (BioClient, alive, client_context,
                      echo_roundtrip, fd_count, http_get, listening_ports,
-                     recv_all, recv_hash,
+                     recv_all, recv_exact, recv_hash,
                      run_stud_expect_failure, tcp_shut_wr, tls_connect,
                      vmrss_kib, wait_until)
 
@@ -369,6 +369,51 @@ def test_worker_respawn(start_stud, backend):
     assert s.proc.poll() is None
     raw, _ = http_get(s.port)
     assert _body(raw)[1] == HTTP_BODY, "served after respawn (%.2fs)" % elapsed
+
+
+def test_worker_drains_when_parent_dies(start_stud, backend):
+    """A worker whose parent died stops accepting, finishes its open
+    connection, then exits."""
+    be = backend("echo")
+    s = start_stud(be.port)
+    (worker,) = s.wait_workers(1)
+    conn = tls_connect(s.port)
+    try:
+        conn.sendall(b"ping")
+        assert recv_exact(conn, 4) == b"ping"
+        os.kill(s.proc.pid, signal.SIGKILL)
+        s.proc.wait(timeout=5)
+
+        def refused():
+            try:
+                socket.create_connection(("127.0.0.1", s.port), 1).close()
+            except ConnectionRefusedError:
+                return True
+            return False
+
+        assert wait_until(refused, 3.0), "still accepting after parent died"
+        assert alive(worker), "worker quit with a connection still open"
+        conn.sendall(b"pong")
+        assert recv_exact(conn, 4) == b"pong", "open connection not served"
+    finally:
+        conn.close()
+    assert wait_until(lambda: not alive(worker), 5.0), \
+        "worker did not exit after its last connection closed"
+
+
+def test_client_renegotiation_refused(start_stud, backend):
+    be = backend("http")
+    s = start_stud(be.port)
+    # s_client's "R" command asks for a TLS 1.2 renegotiation
+    script = "sleep 1; printf 'R\\n'; sleep 2"
+    r = subprocess.run(
+        ["sh", "-c", "(%s) | openssl s_client -tls1_2 -connect 127.0.0.1:%d"
+         % (script, s.port)], capture_output=True, timeout=30)
+    out = (r.stdout + r.stderr).decode(errors="replace")
+    assert "RENEGOTIATING" in out, out[-2000:]
+    assert "no renegotiation" in out, out[-2000:]
+    raw, _ = http_get(s.port)
+    assert _body(raw)[1] == HTTP_BODY, "stud still serves after the attempt"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT],
