@@ -54,6 +54,10 @@ static const struct opt opts[] = {
 	  "stud's forward-secret AEAD list", 0 },
 	{ "ssl-engine", 'e', OPT_STR, F(engine), "", 0, 0, "NAME", NULL,
 	  "Load this OpenSSL engine or provider", 0 },
+	{ "ticket-key-file", 0, OPT_STR, F(ticket_key_file), "", 0, 0, "FILE",
+	  NULL, "Session ticket keys, one base64 line of 80 bytes each "
+	  "(openssl rand -base64 80); the first encrypts, all decrypt. "
+	  "Empty: a random key shared by all workers", 0 },
 	{ "prefer-server-ciphers", 'O', OPT_BOOL, F(prefer_server_ciphers),
 	  "off", 0, 0, NULL, NULL, "Prefer the server's cipher order", 0 },
 	{ "backend", 'b', OPT_ADDR, F(backend), "[127.0.0.1]:8000", 0, 0,

@@ -21,6 +21,7 @@ struct stud_config {
 	char   *ciphers;		/* TLS <= 1.2 cipher list, "" = ours */
 	char   *engine;			/* OpenSSL engine or provider name */
 	int	prefer_server_ciphers;
+	char   *ticket_key_file;	/* session ticket keys, "" = random */
 	/* SOCKET */
 	struct config_addr frontend;
 	struct config_addr backend;

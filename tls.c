@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/provider.h>
 #ifndef OPENSSL_NO_ENGINE
 #include <openssl/engine.h>
@@ -23,6 +26,21 @@
 /* Forward-secret AEAD ciphers for TLS 1.2; TLS 1.3 suites are all AEAD+FS. */
 #define TLS_DEFAULT_CIPHERS \
 	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!SHA1"
+
+/* Session ticket keys: name, HMAC-SHA256 secret and AES-256 key, 80 bytes
+ * as in a --ticket-key-file line. The first one encrypts, all decrypt. They
+ * live in the parent before fork, so every worker holds the same keys. */
+struct ticket_key {
+	unsigned char	name[16];
+	unsigned char	hmac[32];
+	unsigned char	aes[32];
+};
+
+#define TICKET_KEYS_MAX	64
+
+static struct ticket_key	 ticket_keys[TICKET_KEYS_MAX];
+static size_t			 n_ticket_keys;
+static EVP_CIPHER		*ticket_cipher;
 
 /* Describe the oldest queued OpenSSL error in buf and clear the queue. */
 static const char *
@@ -158,6 +176,149 @@ tls_init(const struct stud_config *cfg, char *errbuf, size_t errlen)
 	return 0;
 }
 
+/* Decode one base64 line of exactly sizeof(struct ticket_key) bytes. */
+static int
+ticket_key_decode(const char *line, struct ticket_key *k)
+{
+	unsigned char out[128];
+	size_t len = strlen(line);
+	int n;
+
+	if (len == 0 || len > 4 * sizeof(out) / 3 || len % 4 != 0)
+		return -1;
+	if ((n = EVP_DecodeBlock(out, (const unsigned char *)line,
+	    (int)len)) < 0)
+		return -1;
+	n -= (line[len - 1] == '=') + (line[len - 2] == '=');
+	if (n != (int)sizeof(*k))
+		return -1;
+	memcpy(k, out, sizeof(*k));
+	OPENSSL_cleanse(out, sizeof(out));
+	return 0;
+}
+
+static int
+ticket_keys_load(const char *path, char *errbuf, size_t errlen)
+{
+	struct ticket_key keys[TICKET_KEYS_MAX];
+	char line[512];
+	unsigned lineno = 0;
+	size_t n = 0;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(errbuf, errlen, "cannot read ticket key file %s: %s",
+		    path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		if (n == TICKET_KEYS_MAX ||
+		    ticket_key_decode(line, &keys[n]) == -1) {
+			snprintf(errbuf, errlen, "%s:%u: %s", path, lineno,
+			    n == TICKET_KEYS_MAX ? "too many ticket keys" :
+			    "a ticket key is the base64 of 80 bytes "
+			    "(openssl rand -base64 80)");
+			fclose(f);
+			return -1;
+		}
+		n++;
+	}
+	fclose(f);
+	if (n == 0) {
+		snprintf(errbuf, errlen, "no ticket key in %s", path);
+		return -1;
+	}
+	memcpy(ticket_keys, keys, n * sizeof(keys[0]));
+	n_ticket_keys = n;
+	OPENSSL_cleanse(keys, sizeof(keys));
+	return 0;
+}
+
+/* Without a key file: one random key, made once and kept across reloads. */
+static int
+ticket_keys_random(char *errbuf, size_t errlen)
+{
+	if (n_ticket_keys > 0)
+		return 0;
+	if (RAND_bytes((unsigned char *)&ticket_keys[0],
+	    sizeof(ticket_keys[0])) != 1) {
+		snprintf(errbuf, errlen, "cannot make a session ticket key");
+		return -1;
+	}
+	n_ticket_keys = 1;
+	return 0;
+}
+
+static int
+ticket_mac_init(EVP_MAC_CTX *hctx, struct ticket_key *k)
+{
+	OSSL_PARAM p[3];
+
+	p[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k->hmac,
+	    sizeof(k->hmac));
+	p[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	p[2] = OSSL_PARAM_construct_end();
+	return EVP_MAC_CTX_set_params(hctx, p);
+}
+
+/* OpenSSL's ticket callback: 1 = key found, 2 = found but renew the ticket
+ * with the current key, 0 = unknown key (full handshake), -1 = error. */
+static int
+ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
+    EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc)
+{
+	struct ticket_key *k = &ticket_keys[0];
+	size_t i;
+
+	(void)ssl;
+	if (enc) {
+		memcpy(name, k->name, sizeof(k->name));
+		if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1 ||
+		    EVP_EncryptInit_ex2(ectx, ticket_cipher, k->aes, iv,
+		    NULL) != 1 || ticket_mac_init(hctx, k) != 1)
+			return -1;
+		return 1;
+	}
+	for (i = 0; i < n_ticket_keys; i++)
+		if (memcmp(name, ticket_keys[i].name, 16) == 0)
+			break;
+	if (i == n_ticket_keys)
+		return 0;
+	k = &ticket_keys[i];
+	if (EVP_DecryptInit_ex2(ectx, ticket_cipher, k->aes, iv, NULL) != 1 ||
+	    ticket_mac_init(hctx, k) != 1)
+		return -1;
+	return i == 0 ? 1 : 2;
+}
+
+static int
+tls_setup_tickets(SSL_CTX *ctx, const struct stud_config *cfg, char *errbuf,
+    size_t errlen)
+{
+	if (ticket_cipher == NULL &&
+	    (ticket_cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL)) ==
+	    NULL) {
+		snprintf(errbuf, errlen, "AES-256-CBC is not available for "
+		    "session tickets");
+		return -1;
+	}
+	if (*cfg->ticket_key_file != '\0') {
+		if (ticket_keys_load(cfg->ticket_key_file, errbuf, errlen) == -1)
+			return -1;
+	} else if (ticket_keys_random(errbuf, errlen) == -1)
+		return -1;
+	if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1) {
+		snprintf(errbuf, errlen, "cannot install the ticket callback");
+		return -1;
+	}
+	return 0;
+}
+
 SSL_CTX *
 tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
 {
@@ -182,7 +343,8 @@ tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
-	if (tls_set_protocols(ctx, cfg, errbuf, errlen) == -1)
+	if (tls_set_protocols(ctx, cfg, errbuf, errlen) == -1 ||
+	    tls_setup_tickets(ctx, cfg, errbuf, errlen) == -1)
 		goto fail;
 	for (i = 0; i < cfg->n_pem; i++)
 		if (tls_load_pem(ctx, cfg->pem_files[i], errbuf, errlen) == -1)
