@@ -70,6 +70,23 @@ static const struct opt opts[] = {
 	  "Listen backlog size", 0 },
 	{ "keepalive", 'k', OPT_LONG, F(keepalive), "3600", 0, 32767, "SECS",
 	  NULL, "TCP keepalive idle time on client sockets (0 = off)", 0 },
+	{ "ssl-handshake-timeout", 0, OPT_LONG, F(ssl_handshake_timeout), "30",
+	  0, 86400, "SECS", NULL, "Close a client that has not finished "
+	  "the TLS handshake (or sent its PROXY header) after SECS "
+	  "(0 = never)", 0 },
+	{ "backend-connect-timeout", 0, OPT_LONG, F(backend_connect_timeout),
+	  "30", 0, 86400, "SECS", NULL, "Close the client when the backend "
+	  "has not accepted the connection after SECS (0 = never)", 0 },
+	{ "idle-timeout", 0, OPT_LONG, F(idle_timeout), "0", 0, 864000,
+	  "SECS", NULL, "Close a connection with no traffic either way for "
+	  "SECS (0 = never)", 0 },
+	{ "shutdown-timeout", 0, OPT_LONG, F(shutdown_timeout), "30", 0, 86400,
+	  "SECS", NULL, "Longest a stopping or replaced worker waits for its "
+	  "connections to finish before closing them", 0 },
+	{ "max-connections", 0, OPT_LONG, F(max_connections), "0", 0,
+	  10000000, "NUM", NULL, "Connections per worker; at NUM it stops "
+	  "accepting until one closes (0 = no limit but the descriptor "
+	  "limit)", 0 },
 	{ "chroot", 'r', OPT_STR, F(chroot), "", 0, 0, "DIR", "SECURITY",
 	  "Chroot workers to DIR after loading keys and binding", 0 },
 	{ "user", 'u', OPT_STR, F(user), "", 0, 0, "USER", NULL,

@@ -29,6 +29,11 @@ struct stud_config {
 	long	workers;
 	long	backlog;
 	long	keepalive;
+	long	ssl_handshake_timeout;
+	long	backend_connect_timeout;
+	long	idle_timeout;
+	long	shutdown_timeout;
+	long	max_connections;
 	/* SECURITY */
 	char   *chroot;
 	char   *user;

@@ -3,6 +3,7 @@
  * ring buffers, one backend connection per client connection. */
 #define _GNU_SOURCE
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -39,7 +40,6 @@
 #define ACCEPT_BATCH	32	/* connections taken per readiness event */
 #define PUMP_PASSES	8	/* pump passes before yielding to the loop */
 #define ACCEPT_PAUSE	0.1	/* seconds without accepting after EMFILE */
-#define DRAIN_TIMEOUT	30.0	/* seconds a stopping worker may drain */
 #define RESPAWN_MAX	10.0	/* longest wait before replacing a worker */
 #define QUICK_DEATH	1.0	/* a worker dying younger than this backs off */
 
@@ -74,6 +74,8 @@ struct conn {
 	SSL		*ssl;
 	ev_io		 cw;		/* client socket watcher */
 	ev_io		 bw;		/* backend socket watcher */
+	ev_timer	 tw;		/* the timeout of the current state */
+	ev_tstamp	 last;		/* last progress, for --idle-timeout */
 	struct ring	 up;		/* client -> backend */
 	struct ring	 down;		/* backend -> client */
 	unsigned	 state:2;
@@ -95,6 +97,7 @@ struct conn {
 static struct ring_pool	 pool;
 static unsigned long	 nconns;
 static int		 draining;
+static int		 accept_full;	/* paused at --max-connections */
 static ev_timer		 accept_pause_timer;
 static ev_timer		 drain_timer;
 static ev_io		 parent_watch;
@@ -107,6 +110,7 @@ conn_free(struct conn *c)
 {
 	ev_io_stop(EV_DEFAULT, &c->cw);
 	ev_io_stop(EV_DEFAULT, &c->bw);
+	ev_timer_stop(EV_DEFAULT, &c->tw);
 	ring_release(&c->up, &pool);
 	ring_release(&c->down, &pool);
 	SSL_free(c->ssl);
@@ -117,6 +121,39 @@ conn_free(struct conn *c)
 	nconns--;
 	if (draining && nconns == 0)
 		ev_break(EV_DEFAULT, EVBREAK_ALL);
+	if (accept_full && !draining) {
+		accept_full = 0;
+		ev_io_start(EV_DEFAULT, &listener.w);
+	}
+}
+
+/* Arm the connection's timer for secs (0 = none). */
+static void
+conn_timer(struct conn *c, long secs)
+{
+	ev_timer_stop(EV_DEFAULT, &c->tw);
+	if (secs <= 0)
+		return;
+	ev_timer_set(&c->tw, (ev_tstamp)secs, 0.);
+	ev_timer_start(EV_DEFAULT, &c->tw);
+}
+
+static void
+timeout_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct conn *c = w->data;
+	ev_tstamp left;
+
+	(void)revents;
+	if (c->state == CS_PROXY) {
+		left = c->last + (ev_tstamp)cfg.idle_timeout - ev_now(EV_A);
+		if (left > 0.001) {
+			ev_timer_set(w, left, 0.);
+			ev_timer_start(EV_A_ w);
+			return;
+		}
+	}
+	conn_free(c);
 }
 
 /* Set one watcher to exactly the events wanted. */
@@ -214,6 +251,7 @@ conn_connect(struct conn *c)
 		return -1;
 	}
 	c->state = CS_CONNECTING;
+	conn_timer(c, cfg.backend_connect_timeout);
 	return 0;
 }
 
@@ -491,6 +529,8 @@ conn_pump(struct conn *c)
 	for (pass = 0; pass < PUMP_PASSES; pass++)
 		if ((r = pump_once(c)) <= 0)
 			break;
+	if (pass > 0)
+		c->last = ev_now(EV_DEFAULT);
 	if (r < 0 || conn_finished(c)) {
 		conn_free(c);
 		return;
@@ -528,6 +568,8 @@ backend_connected(struct conn *c)
 	}
 	c->state = CS_PROXY;
 	c->b_can_w = 1;
+	c->last = ev_now(EV_DEFAULT);
+	conn_timer(c, cfg.idle_timeout);
 	conn_pump(c);
 }
 
@@ -581,7 +623,9 @@ conn_new(int fd)
 	ring_init(&c->down, RING_SLOTS);
 	ev_io_init(&c->cw, client_cb, fd, 0);
 	ev_io_init(&c->bw, backend_cb, -1, 0);
-	c->cw.data = c->bw.data = c;
+	ev_init(&c->tw, timeout_cb);
+	c->cw.data = c->bw.data = c->tw.data = c;
+	conn_timer(c, cfg.ssl_handshake_timeout);
 	nconns++;
 	conn_pump(c);
 }
@@ -606,6 +650,12 @@ accept_cb(EV_P_ ev_io *w, int revents)
 
 	(void)revents;
 	for (i = 0; i < ACCEPT_BATCH; i++) {
+		if (cfg.max_connections > 0 &&
+		    nconns >= (unsigned long)cfg.max_connections) {
+			accept_full = 1;
+			ev_io_stop(EV_A_ w);
+			return;
+		}
 		fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd != -1) {
 			conn_new(fd);
@@ -646,7 +696,8 @@ worker_drain(EV_P)
 		ev_break(EV_A_ EVBREAK_ALL);
 		return;
 	}
-	ev_timer_init(&drain_timer, drain_timeout_cb, DRAIN_TIMEOUT, 0.);
+	ev_timer_init(&drain_timer, drain_timeout_cb,
+	    (ev_tstamp)cfg.shutdown_timeout, 0.);
 	ev_timer_start(EV_A_ &drain_timer);
 }
 
@@ -843,7 +894,7 @@ respawn_due(void)
 static void
 workers_stop(sigset_t *set, int sig)
 {
-	double deadline = now() + DRAIN_TIMEOUT + 5.0;
+	double deadline = now() + (double)cfg.shutdown_timeout + 5.0;
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
 
 	workers_signal(sig);
@@ -1099,6 +1150,27 @@ lookup_identity(void)
 	}
 }
 
+/* Raise the descriptor limit to its hard limit; each connection needs two. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)cfg.max_connections * 2 + 32;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (cfg.max_connections > 0 && rl.rlim_cur < need)
+		log_warn("the descriptor limit (%llu) cannot hold "
+		    "--max-connections=%ld (needs %llu)",
+		    (unsigned long long)rl.rlim_cur, cfg.max_connections,
+		    (unsigned long long)need);
+}
+
 static void
 test_configuration(void)
 {
@@ -1137,6 +1209,7 @@ main(int argc, char **argv)
 	lookup_identity();
 	if (cfg.test_only)
 		test_configuration();
+	raise_fd_limit();
 	bind_frontend();
 	become_service();
 	open_parent_pipe();

@@ -1,0 +1,205 @@
+"""Operations: timeouts, connection limits, descriptor pressure, graceful
+shutdown and reload."""
+
+import os
+import resource
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+
+from backend import HTTP_BODY, free_port
+from harness import (alive, fd_count, http_get, recv_exact, tls_connect,
+                     wait_until)
+
+
+def _body(raw):
+    return raw.partition(b"\r\n\r\n")[2]
+
+
+def _closed_within(sock, seconds):
+    """True if the peer closes sock (EOF or reset) within seconds."""
+    sock.settimeout(seconds)
+    try:
+        while True:
+            if not sock.recv(4096):
+                return True
+    except (ConnectionResetError, ssl.SSLError, OSError) as e:
+        return not isinstance(e, socket.timeout)
+
+
+def test_handshake_timeout_closes_silent_client(start_stud, backend):
+    be = backend("http")
+    s = start_stud(be.port, "--ssl-handshake-timeout=1")
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", s.port), 5) as c:
+        assert _closed_within(c, 5.0), "silent client not closed"
+    took = time.monotonic() - t0
+    assert 0.8 <= took < 4.0, took
+
+
+def test_many_silent_clients_do_not_block_service(start_stud, backend):
+    """2,000 clients that never send a ClientHello are held open together;
+    a legitimate client is still served, and all of them are closed after
+    the handshake timeout."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, 2000 + 500)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    n = min(2000, want - 300)
+    be = backend("http")
+    s = start_stud(be.port, "--ssl-handshake-timeout=3", "-B", "4096")
+    (worker,) = s.wait_workers(1)
+    silent = []
+    try:
+        for _ in range(n):
+            silent.append(socket.create_connection(("127.0.0.1", s.port), 5))
+        assert wait_until(lambda: fd_count(worker) >= n, 5.0), \
+            "stud did not accept the silent clients"
+        raw, _ = http_get(s.port)
+        assert _body(raw) == HTTP_BODY
+        for c in silent[:50]:
+            assert _closed_within(c, 6.0)
+        assert wait_until(lambda: fd_count(worker) < 100, 6.0), \
+            "silent clients were not all closed"
+    finally:
+        for c in silent:
+            c.close()
+
+
+def _unaccepting_backend():
+    """A listener that never accepts, its one-slot queue already full, so a
+    further connect stays pending."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(0)
+    fillers = []
+    for _ in range(3):
+        f = socket.socket()
+        f.setblocking(False)
+        try:
+            f.connect(lsock.getsockname())
+        except BlockingIOError:
+            pass
+        fillers.append(f)
+    time.sleep(0.2)
+    return lsock, fillers
+
+
+def test_backend_connect_timeout(start_stud):
+    lsock, fillers = _unaccepting_backend()
+    try:
+        port = lsock.getsockname()[1]
+        s = start_stud(port, "--backend-connect-timeout=1")
+        t0 = time.monotonic()
+        c = tls_connect(s.port)
+        c.sendall(b"hello")
+        assert _closed_within(c, 6.0), "client not closed"
+        took = time.monotonic() - t0
+        assert 0.8 <= took < 4.0, took
+        c.close()
+    finally:
+        for f in fillers:
+            f.close()
+        lsock.close()
+
+
+def test_idle_timeout_closes_idle_not_busy(start_stud, backend):
+    be = backend("echo")
+    s = start_stud(be.port, "--idle-timeout=1")
+    idle = tls_connect(s.port)
+    busy = tls_connect(s.port)
+    try:
+        t0 = time.monotonic()
+        for i in range(12):          # 3 s of traffic, a message every 0.25 s
+            busy.sendall(b"x%02d" % i)
+            assert recv_exact(busy, 3) == b"x%02d" % i
+            time.sleep(0.25)
+        assert time.monotonic() - t0 > 2.5
+        assert _closed_within(idle, 0.5), "idle connection still open"
+        busy.sendall(b"end")
+        assert recv_exact(busy, 3) == b"end", "busy connection was closed"
+    finally:
+        idle.close()
+        busy.close()
+
+
+def test_max_connections_per_worker(start_stud, backend):
+    be = backend("echo")
+    s = start_stud(be.port, "--max-connections=2")
+    a, b = tls_connect(s.port), tls_connect(s.port)
+    try:
+        for c in (a, b):
+            c.sendall(b"hi")
+            assert recv_exact(c, 2) == b"hi"
+        # the third is not accepted (it waits in the backlog) ...
+        third = socket.create_connection(("127.0.0.1", s.port), 5)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        third.settimeout(1.0)
+        t = ctx.wrap_socket(third, server_hostname="localhost",
+                            do_handshake_on_connect=False)
+        with pytest.raises((socket.timeout, TimeoutError)):
+            t.do_handshake()
+        # ... until one of the two closes
+        a.close()
+        t.settimeout(5.0)
+        t.do_handshake()
+        t.sendall(b"ok")
+        assert recv_exact(t, 2) == b"ok"
+        t.close()
+    finally:
+        a.close()
+        b.close()
+
+
+def _cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        rest = f.read().rpartition(")")[2].split()
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_descriptor_exhaustion_no_busy_loop_and_recovery(start_stud, backend):
+    """With a 64-descriptor limit (set on the running worker) it runs out while accepting: it
+    keeps serving its open connection, pauses accepting instead of
+    spinning, and serves new clients once descriptors free up."""
+    be = backend("echo")
+    s = start_stud(be.port)
+    (worker,) = s.wait_workers(1)
+    resource.prlimit(worker, resource.RLIMIT_NOFILE, (64, 64))
+    established = tls_connect(s.port)
+    flood = []
+    try:
+        established.sendall(b"one")
+        assert recv_exact(established, 3) == b"one"
+        for _ in range(80):
+            flood.append(socket.create_connection(("127.0.0.1", s.port), 5))
+        assert wait_until(lambda: "pausing" in s.stderr(), 5.0), \
+            "worker never hit the descriptor limit"
+        cpu0 = _cpu_seconds(worker)
+        time.sleep(2.0)
+        used = _cpu_seconds(worker) - cpu0
+        assert used < 0.3, "worker burnt %.2fs CPU in 2s at the limit" % used
+        established.sendall(b"two")
+        assert recv_exact(established, 3) == b"two"
+    finally:
+        for c in flood:
+            c.close()
+        established.close()
+    raw = None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with tls_connect(s.port, timeout=3) as c:
+                c.sendall(b"back")
+                raw = recv_exact(c, 4)
+            break
+        except (OSError, ssl.SSLError):
+            time.sleep(0.2)
+    assert raw == b"back", "not serving again after descriptors freed"
+    assert alive(worker)
