@@ -23,10 +23,11 @@ ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(DEFS) \
 	     $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LDLIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lev -lssl -lcrypto)
 
+SHCTX_SRCS := shctx.c ebtree/ebtree.c ebtree/ebmbtree.c
 SRCS      := stud.c configuration.c ringbuffer.c tls.c log.c proxy.c daemon.c
 ifeq ($(USE_SHARED_CACHE),1)
 VARIANT   ?= shared
-DEFS      += -DUSE_SHARED_CACHE
+DEFS      += -DUSE_SHARED_CACHE -pthread
 SRCS      += $(SHCTX_SRCS)
 else
 VARIANT   ?= default
@@ -49,11 +50,11 @@ stud: $(OBJDIR)/stud
 $(OBJDIR)/stud: $(OBJS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
-$(OBJDIR)/%.o: %.c $(wildcard *.h) | $(OBJDIR)
+$(OBJDIR)/%.o: %.c $(wildcard *.h ebtree/*.h) | $(OBJDIR)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(OBJDIR):
-	mkdir -p $@
+	mkdir -p $@ $@/ebtree
 
 # --- dependencies -----------------------------------------------------
 define install_missing
@@ -84,7 +85,8 @@ run: deps-run
 	@sh tests/demo.sh
 
 # --- tests ------------------------------------------------------------
-UNIT_TESTS := build/tests/test_ringbuffer build/tests/test_ebtree build/tests/test_proxy
+UNIT_TESTS := build/tests/test_ringbuffer build/tests/test_ebtree build/tests/test_proxy \
+	      build/tests/test_shctx
 UNIT_CFLAGS = -std=c11 $(WARN) -O1 -g -fsanitize=address,undefined \
 	      -fno-sanitize-recover=all -I.
 EBTREE_SRCS := ebtree/ebtree.c ebtree/ebmbtree.c
@@ -96,6 +98,10 @@ build/tests/test_ringbuffer: tests/unit/test_ringbuffer.c ringbuffer.c ringbuffe
 build/tests/test_ebtree: tests/unit/test_ebtree.c $(EBTREE_SRCS) $(wildcard ebtree/*.h) tests/unit/unit.h
 	@mkdir -p build/tests
 	$(CC) $(UNIT_CFLAGS) -O2 -o $@ $< $(EBTREE_SRCS)
+
+build/tests/test_shctx: tests/unit/test_shctx.c $(SHCTX_SRCS) shctx.h $(wildcard ebtree/*.h) tests/unit/unit.h
+	@mkdir -p build/tests
+	$(CC) $(UNIT_CFLAGS) -pthread -o $@ $< $(SHCTX_SRCS)
 
 build/tests/test_proxy: tests/unit/test_proxy.c proxy.c proxy.h tests/unit/unit.h
 	@mkdir -p build/tests

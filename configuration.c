@@ -70,6 +70,12 @@ static const struct opt opts[] = {
 	  "Listen backlog size", 0 },
 	{ "keepalive", 'k', OPT_LONG, F(keepalive), "3600", 0, 32767, "SECS",
 	  NULL, "TCP keepalive idle time on client sockets (0 = off)", 0 },
+	{ "session-cache", 'C', OPT_LONG, F(session_cache), "0", 0, 10000000,
+	  "NUM", NULL, "Sessions kept in the cache shared by all workers "
+	  "(builds with USE_SHARED_CACHE=1; 0 = each worker has its own "
+	  "cache). Alias: --shared-cache", 0 },
+	{ "shared-cache", 0, OPT_LONG, F(session_cache), NULL, 0, 10000000,
+	  "NUM", NULL, "Alias of --session-cache", 0 },
 	{ "ssl-handshake-timeout", 0, OPT_LONG, F(ssl_handshake_timeout), "30",
 	  0, 86400, "SECS", NULL, "Close a client that has not finished "
 	  "the TLS handshake (or sent its PROXY header) after SECS "
@@ -694,6 +700,13 @@ config_print(FILE *out, const struct stud_config *cfg, int comments)
 			if (o->section != NULL)
 				fprintf(out, "\n# === %s ===\n", o->section);
 			fprintf(out, "\n# %s\n", o->help);
+		}
+		if (o->type != OPT_PEM && o->def == NULL) {	/* an alias */
+			if (comments) {
+				fputs("# ", out);
+				print_value(out, cfg, o);
+			}
+			continue;
 		}
 		if (o->type != OPT_PEM) {
 			print_value(out, cfg, o);

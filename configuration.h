@@ -29,6 +29,7 @@ struct stud_config {
 	long	workers;
 	long	backlog;
 	long	keepalive;
+	long	session_cache;		/* shared cache slots, 0 = none */
 	long	ssl_handshake_timeout;
 	long	backend_connect_timeout;
 	long	idle_timeout;

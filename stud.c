@@ -43,6 +43,12 @@
 #define RESPAWN_MAX	10.0	/* longest wait before replacing a worker */
 #define QUICK_DEATH	1.0	/* a worker dying younger than this backs off */
 
+#ifdef USE_SHARED_CACHE
+#define STUD_FEATURES ", shared session cache"
+#else
+#define STUD_FEATURES ""
+#endif
+
 /* ---------------------------------------------------------------------
  * Process-wide state, set up by the parent before workers fork.
  */
@@ -113,7 +119,7 @@ conn_free(struct conn *c)
 	ev_timer_stop(EV_DEFAULT, &c->tw);
 	ring_release(&c->up, &pool);
 	ring_release(&c->down, &pool);
-	SSL_free(c->ssl);
+	tls_session_free(c->ssl, c->state >= CS_CONNECTING);
 	close(c->cfd);
 	if (c->bfd != -1)
 		close(c->bfd);
@@ -966,8 +972,9 @@ exit_config(enum config_action act, const char *err)
 		config_usage(stdout, "stud");
 		exit(0);
 	case CONFIG_VERSION:
-		printf("stud %s (%s)\n", STUD_VERSION,
-		    OpenSSL_version(OPENSSL_VERSION));
+		printf("stud %s (%s, libev %d.%d%s)\n", STUD_VERSION,
+		    OpenSSL_version(OPENSSL_VERSION), ev_version_major(),
+		    ev_version_minor(), STUD_FEATURES);
 		exit(0);
 	case CONFIG_ERROR:
 		log_err("%s", err);

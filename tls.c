@@ -18,6 +18,9 @@
 #include <openssl/ssl.h>
 
 #include "tls.h"
+#ifdef USE_SHARED_CACHE
+#include "shctx.h"
+#endif
 
 #if OPENSSL_VERSION_NUMBER < 0x30000000L
 #error "stud needs OpenSSL 3"
@@ -41,6 +44,107 @@ struct ticket_key {
 static struct ticket_key	 ticket_keys[TICKET_KEYS_MAX];
 static size_t			 n_ticket_keys;
 static EVP_CIPHER		*ticket_cipher;
+
+#ifdef USE_SHARED_CACHE
+/* Room for one serialised session in the shared cache: a TLS 1.2 session
+ * with a small client certificate fits; larger ones are not shared. */
+#define SHARED_SESSION_MAX	2048
+
+static struct shctx	*shared_cache;
+static long		 shared_cache_slots;
+
+static int
+shared_new_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	unsigned char buf[SHARED_SESSION_MAX], *p = buf;
+	const unsigned char *id;
+	unsigned int idlen;
+	int len;
+
+	(void)ssl;
+	id = SSL_SESSION_get_id(sess, &idlen);
+	len = i2d_SSL_SESSION(sess, NULL);
+	if (len > 0 && len <= (int)sizeof(buf) &&
+	    i2d_SSL_SESSION(sess, &p) == len)
+		shctx_store(shared_cache, id, idlen, buf, (size_t)len);
+	return 0;		/* we keep no reference to sess */
+}
+
+static SSL_SESSION *
+shared_get_cb(SSL *ssl, const unsigned char *id, int idlen, int *copy)
+{
+	unsigned char buf[SHARED_SESSION_MAX];
+	const unsigned char *p = buf;
+	int len;
+
+	(void)ssl;
+	*copy = 0;
+	len = shctx_lookup(shared_cache, id, (size_t)idlen, buf, sizeof(buf));
+	return len > 0 ? d2i_SSL_SESSION(NULL, &p, len) : NULL;
+}
+
+static void
+shared_remove_cb(SSL_CTX *ctx, SSL_SESSION *sess)
+{
+	const unsigned char *id;
+	unsigned int idlen;
+
+	(void)ctx;
+	id = SSL_SESSION_get_id(sess, &idlen);
+	shctx_remove(shared_cache, id, idlen);
+}
+
+/* Make the cache once, before any fork; it outlives reloads. */
+static int
+tls_setup_session_cache(SSL_CTX *ctx, const struct stud_config *cfg,
+    char *errbuf, size_t errlen)
+{
+	if (cfg->session_cache <= 0)
+		return 0;
+	if (shared_cache == NULL) {
+		shared_cache = shctx_create((unsigned)cfg->session_cache,
+		    SHARED_SESSION_MAX);
+		if (shared_cache == NULL) {
+			snprintf(errbuf, errlen, "cannot make a shared session "
+			    "cache of %ld sessions: %s", cfg->session_cache,
+			    strerror(errno));
+			return -1;
+		}
+		shared_cache_slots = cfg->session_cache;
+	}
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER |
+	    SSL_SESS_CACHE_NO_INTERNAL);
+	SSL_CTX_sess_set_new_cb(ctx, shared_new_cb);
+	SSL_CTX_sess_set_get_cb(ctx, shared_get_cb);
+	SSL_CTX_sess_set_remove_cb(ctx, shared_remove_cb);
+	return 0;
+}
+
+long
+tls_shared_cache_slots(void)
+{
+	return shared_cache_slots;
+}
+#else
+static int
+tls_setup_session_cache(SSL_CTX *ctx, const struct stud_config *cfg,
+    char *errbuf, size_t errlen)
+{
+	(void)ctx;
+	if (cfg->session_cache > 0) {
+		snprintf(errbuf, errlen, "--session-cache needs a stud built "
+		    "with the shared session cache (make USE_SHARED_CACHE=1)");
+		return -1;
+	}
+	return 0;
+}
+
+long
+tls_shared_cache_slots(void)
+{
+	return 0;
+}
+#endif
 
 /* Describe the oldest queued OpenSSL error in buf and clear the queue. */
 static const char *
@@ -296,6 +400,17 @@ ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 	return i == 0 ? 1 : 2;
 }
 
+/* Acknowledge the client's server name. Without this OpenSSL keeps no name
+ * in TLS 1.2 sessions and refuses to resume them when a client sends SNI. */
+static int
+servername_cb(SSL *ssl, int *alert, void *arg)
+{
+	(void)ssl;
+	(void)alert;
+	(void)arg;
+	return SSL_TLSEXT_ERR_OK;
+}
+
 static int
 tls_setup_tickets(SSL_CTX *ctx, const struct stud_config *cfg, char *errbuf,
     size_t errlen)
@@ -343,8 +458,10 @@ tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+	SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
 	if (tls_set_protocols(ctx, cfg, errbuf, errlen) == -1 ||
-	    tls_setup_tickets(ctx, cfg, errbuf, errlen) == -1)
+	    tls_setup_tickets(ctx, cfg, errbuf, errlen) == -1 ||
+	    tls_setup_session_cache(ctx, cfg, errbuf, errlen) == -1)
 		goto fail;
 	for (i = 0; i < cfg->n_pem; i++)
 		if (tls_load_pem(ctx, cfg->pem_files[i], errbuf, errlen) == -1)
@@ -353,6 +470,19 @@ tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
 fail:
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+void
+tls_session_free(SSL *ssl, int handshaken)
+{
+	/* SSL_free() evicts the session of a connection that did not both send
+	 * and receive close_notify. OpenSSL 3.0 also overwrites our "sent"
+	 * mark when a client closes TCP without close_notify (with
+	 * SSL_OP_IGNORE_UNEXPECTED_EOF), so a session would vanish at random.
+	 * A completed handshake made a good session: keep it. */
+	if (handshaken)
+		SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	SSL_free(ssl);
 }
 
 SSL *

@@ -18,7 +18,15 @@ int	tls_init(const struct stud_config *cfg, char *errbuf, size_t errlen);
 SSL_CTX	*tls_ctx_new(const struct stud_config *cfg, char *errbuf,
 	    size_t errlen);
 
+/* Slots of the shared session cache in use (0: none, or not built in). The
+ * cache is made by the first tls_ctx_new() and kept across reloads. */
+long	tls_shared_cache_slots(void);
+
 /* Make a server SSL for one accepted socket; NULL if memory ran out. */
 SSL	*tls_session_new(SSL_CTX *ctx, int fd);
+
+/* Free a connection's SSL; handshaken keeps its session resumable however
+ * the connection ended. */
+void	tls_session_free(SSL *ssl, int handshaken);
 
 #endif /* STUD_TLS_H */
