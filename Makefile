@@ -38,7 +38,8 @@ OBJS      := $(SRCS:%.c=$(OBJDIR)/%.o)
 # Debian packages each step needs, installed only when missing.
 BUILD_DEPS := gcc make pkg-config libev-dev libssl-dev
 RUN_DEPS   := openssl python3 curl
-TEST_DEPS  := clang python3 python3-pytest curl openssl gnutls-bin haproxy procps
+TEST_DEPS  := clang python3 python3-pytest curl openssl gnutls-bin haproxy procps \
+	      iproute2 man-db
 
 .PHONY: all run test unit integration deps-build deps-test install clean variants
 

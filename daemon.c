@@ -14,23 +14,49 @@
 
 #include "daemon.h"
 
+/* The write end of the pipe the foreground process waits on. */
+static int detach_fd = -1;
+
+/* Foreground side: wait until the daemon is set up; exit with its verdict. */
+static void
+detach_wait(int fd)
+{
+	char c;
+	ssize_t n;
+
+	do
+		n = read(fd, &c, 1);
+	while (n == -1 && errno == EINTR);
+	_exit(n == 1 ? 0 : 1);
+}
+
 int
 daemon_detach(char *errbuf, size_t errlen)
 {
+	int fds[2], fd, i;
 	pid_t pid;
-	int fd, i;
 
+	if (pipe2(fds, O_CLOEXEC) == -1) {
+		snprintf(errbuf, errlen, "cannot detach: %s", strerror(errno));
+		return -1;
+	}
 	for (i = 0; i < 2; i++) {
 		if ((pid = fork()) == -1) {
 			snprintf(errbuf, errlen, "cannot fork: %s",
 			    strerror(errno));
 			return -1;
 		}
+		if (pid > 0 && i == 0) {
+			close(fds[1]);
+			detach_wait(fds[0]);
+		}
 		if (pid > 0)
 			_exit(0);
 		if (i == 0)
 			setsid();
 	}
+	close(fds[0]);
+	detach_fd = fds[1];
 	if (chdir("/") == -1 || (fd = open("/dev/null", O_RDWR)) == -1) {
 		snprintf(errbuf, errlen, "cannot detach: %s", strerror(errno));
 		return -1;
@@ -41,6 +67,18 @@ daemon_detach(char *errbuf, size_t errlen)
 	if (fd > STDERR_FILENO)
 		close(fd);
 	return 0;
+}
+
+void
+daemon_detach_done(void)
+{
+	if (detach_fd == -1)
+		return;
+	if (write(detach_fd, "R", 1) != 1) {
+		/* the foreground process is gone: nobody to tell */
+	}
+	close(detach_fd);
+	detach_fd = -1;
 }
 
 int

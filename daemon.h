@@ -6,9 +6,14 @@
 #include <stddef.h>
 
 /* Fork into the background, start a new session, chdir to / and point
- * stdin/stdout/stderr at /dev/null. Returns 0 in the detached process, or -1
- * with errbuf set (the caller is still in the foreground). */
+ * stdin/stdout/stderr at /dev/null. The foreground process stays until
+ * daemon_detach_done() and exits 0, or 1 if the daemon dies before. Returns
+ * 0 in the detached process, or -1 with errbuf set. */
 int	daemon_detach(char *errbuf, size_t errlen);
+
+/* Tell the waiting foreground process that the daemon is set up, so it
+ * exits 0 (it exits 1 if the daemon dies first). */
+void	daemon_detach_done(void);
 
 /* Write this process's pid to path (atomically: temp file and rename).
  * Returns 0, or -1 with errbuf set. */

@@ -733,7 +733,7 @@ worker_drop_privileges(void)
 		log_err("cannot chroot to %s: %s", cfg.chroot, strerror(errno));
 		return -1;
 	}
-	if (drop_gid && (setgroups(1, &run_gid) == -1 ||
+	if (drop_gid && (setgroups(0, NULL) == -1 ||
 	    setgid(run_gid) == -1)) {
 		log_err("cannot set group %d: %s", (int)run_gid,
 		    strerror(errno));
@@ -1197,6 +1197,8 @@ become_service(void)
 	if (*cfg.pidfile != '\0' &&
 	    daemon_write_pidfile(cfg.pidfile, err, sizeof(err)) == -1)
 		fatal("%s", err);
+	if (cfg.daemonize)
+		daemon_detach_done();
 }
 
 static void

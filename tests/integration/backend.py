@@ -11,6 +11,10 @@ Runs in-process (one accept thread + one thread per connection), bound to
           and close (upload + half-close checks).
   source  send `size` bytes of deterministic pseudo-random data (see
           source_data()) right after accepting, then close (downloads).
+  record  read until EOF, keep every byte received on that connection in
+          .records (one bytes object per connection, in the order the
+          connections ended), then close.  wait_records(n, timeout) waits
+          for n of them (exact --write-ip / PROXY header checks).
 
 A "refusing" backend is just a port with nothing listening: see free_port().
 
@@ -58,7 +62,7 @@ def free_port(host="127.0.0.1", family=socket.AF_INET):
 
 class Backend:
     def __init__(self, mode, port=0, size=0, sndbuf=None, host="127.0.0.1"):
-        if mode not in ("echo", "http", "sink", "source"):
+        if mode not in ("echo", "http", "sink", "source", "record"):
             raise ValueError("unknown mode %r" % mode)
         self.mode = mode
         self.size = size
@@ -70,6 +74,8 @@ class Backend:
         self.errors = []           # exceptions raised in handler threads
         self.sink_digests = []     # sha256 hex computed per sink connection
         self.eof_seen = threading.Event()  # set when a peer EOF was read
+        self.records = []          # record mode: bytes per finished conn
+        self._records_cv = threading.Condition(self.lock)
         self._threads = []
         self._conns = set()
         self._closing = False
@@ -167,6 +173,27 @@ class Backend:
             self.sink_digests.append(d)
         self._send(conn, d.encode())
         conn.shutdown(socket.SHUT_WR)
+
+    def _do_record(self, conn):
+        chunks = []
+        try:
+            while True:
+                b = self._recv(conn)
+                if not b:
+                    break
+                chunks.append(b)
+        finally:
+            with self._records_cv:
+                self.records.append(b"".join(chunks))
+                self._records_cv.notify_all()
+        conn.shutdown(socket.SHUT_WR)
+
+    def wait_records(self, n, timeout=10.0):
+        """Wait (bounded) until n record-mode connections have ended; returns
+        a copy of .records (possibly shorter than n on timeout)."""
+        with self._records_cv:
+            self._records_cv.wait_for(lambda: len(self.records) >= n, timeout)
+            return list(self.records)
 
     def _do_source(self, conn):
         self._send(conn, self.data)

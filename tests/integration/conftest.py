@@ -10,7 +10,7 @@ import types
 import pytest
 
 from backend import Backend
-from harness import STUD_BIN, Stud, stud_available
+from harness import STUD_BIN, Detached, Stud, stud_available
 
 
 def _openssl(*args, cwd):
@@ -92,19 +92,20 @@ def stud_bin():
 @pytest.fixture
 def start_stud(stud_bin, certs, tmp_path):
     """start_stud(backend_port, *extra_args, frontend="127.0.0.1,0",
-    pem=certs.rsa_pem, backend_spec="127.0.0.1,<backend_port>", wait=True)
+    pem=certs.rsa_pem, backend_spec="127.0.0.1,<backend_port>", wait=True,
+    env=None)
     -> Stud (listening, .port parsed from stderr, unless wait=False).  Every stud started is stopped
     (SIGTERM, then SIGKILL if needed, workers included) at teardown."""
     started = []
 
     def start(backend_port, *extra, frontend="127.0.0.1,0", pem=None,
-              backend_spec=None, wait=True):
+              backend_spec=None, wait=True, env=None):
         if backend_spec is None:
             backend_spec = "127.0.0.1,%d" % backend_port
         args = ["-f", frontend, "-b", backend_spec]
         args += list(extra)
         args.append(pem if pem is not None else certs.rsa_pem)
-        s = Stud(args, tmp_path)
+        s = Stud(args, tmp_path, env=env)
         started.append(s)
         if wait:
             s.wait_listening()
@@ -113,6 +114,42 @@ def start_stud(stud_bin, certs, tmp_path):
     yield start
     for s in started:
         s.stop()
+
+
+@pytest.fixture
+def stud_args(stud_bin, tmp_path):
+    """stud_args(*args, wait=True, env=None) -> Stud started with exactly
+    these arguments (nothing added: no -f, -b or PEM).  Stopped at
+    teardown like start_stud's."""
+    started = []
+
+    def start(*args, wait=True, env=None):
+        s = Stud(list(args), tmp_path, env=env)
+        started.append(s)
+        if wait:
+            s.wait_listening()
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture
+def detached():
+    """detached(pid) -> Detached: registers a daemonised stud (pid from its
+    pidfile) so that it and its workers are stopped at teardown."""
+    made = []
+
+    def track(pid):
+        d = Detached(pid)
+        made.append(d)
+        d.workers()
+        return d
+
+    yield track
+    for d in made:
+        d.stop()
 
 
 @pytest.fixture

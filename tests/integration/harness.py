@@ -3,8 +3,10 @@ its processes through /proc, and TLS clients (Python ssl) with bounded
 timeouts."""
 
 import hashlib
+import json
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -119,7 +121,7 @@ def wait_until(pred, timeout, interval=0.02):
 class Stud:
     """A running stud. Use .stop() (idempotent) to end it and its workers."""
 
-    def __init__(self, args, workdir, name="stud"):
+    def __init__(self, args, workdir, name="stud", env=None):
         self.args = [STUD_BIN] + [str(a) for a in args]
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -133,7 +135,7 @@ class Stud:
         with open(self.stderr_path, "wb") as err, \
                 open(self.stdout_path, "wb") as out:
             self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=err)
+                                         stdout=out, stderr=err, env=env)
         self.pid = self.proc.pid
         self.host = None
         self.port = None
@@ -271,9 +273,10 @@ def client_context(cafile=None, maximum_version=None):
 
 
 def tls_connect(port, host="127.0.0.1", ctx=None, server_hostname="localhost",
-                timeout=IO_TIMEOUT, rcvbuf=None, family=None):
+                timeout=IO_TIMEOUT, rcvbuf=None, family=None, source=None):
     """Connected + handshaken SSLSocket.  suppress_ragged_eofs=False so a
-    TCP close without close_notify raises ssl.SSLEOFError."""
+    TCP close without close_notify raises ssl.SSLEOFError.  source: local
+    (host, port) to bind the client socket to before connecting."""
     if ctx is None:
         ctx = client_context()
     if family is None:
@@ -283,6 +286,8 @@ def tls_connect(port, host="127.0.0.1", ctx=None, server_hostname="localhost",
     if rcvbuf:
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     try:
+        if source is not None:
+            raw.bind(source)
         raw.connect((host, port))
         s = ctx.wrap_socket(raw, server_hostname=server_hostname,
                             suppress_ragged_eofs=False)
@@ -359,10 +364,16 @@ class BioClient:
     SSLSocket API cannot do."""
 
     def __init__(self, port, ctx=None, host="127.0.0.1",
-                 server_hostname="localhost", timeout=IO_TIMEOUT):
+                 server_hostname="localhost", timeout=IO_TIMEOUT, prefix=b"",
+                 source=None):
+        """prefix: bytes sent in clear in the same send() as the
+        ClientHello (e.g. a PROXY header for --proxy-proxy).  source: local
+        (host, port) to bind to."""
         if ctx is None:
             ctx = client_context()
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=source)
+        self._prefix = prefix
         self.inc = ssl.MemoryBIO()
         self.out = ssl.MemoryBIO()
         self.obj = ctx.wrap_bio(self.inc, self.out,
@@ -378,6 +389,8 @@ class BioClient:
 
     def _flush(self):
         data = self.out.read()
+        if self._prefix:
+            data, self._prefix = self._prefix + data, b""
         if data:
             self.sock.sendall(data)
 
@@ -454,3 +467,219 @@ def echo_roundtrip(port, payload, host="127.0.0.1", ctx=None):
     with tls_connect(port, host=host, ctx=ctx) as s:
         s.sendall(payload)
         return recv_exact(s, len(payload))
+
+
+# ---------------------------------------------------------------------------
+# short-lived runs (-t, errors), detached daemons, system tools
+# ---------------------------------------------------------------------------
+def run_stud(args, timeout=10.0, env=None):
+    """Run stud to completion (bounded); returns CompletedProcess with text
+    stdout/stderr.  Raises AssertionError if it is still running after
+    `timeout` (after killing it)."""
+    cmd = [STUD_BIN] + [str(a) for a in args]
+    try:
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True,
+                              timeout=timeout, env=env)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("stud %r did not exit within %.0fs" % (
+            args, timeout)) from e
+
+
+def assert_one_line_error(r, *tokens):
+    """r: CompletedProcess of a stud that must have refused to run: exit
+    status non-zero, exactly one stderr line "stud: ..." holding every
+    token."""
+    lines = r.stderr.splitlines()
+    assert r.returncode != 0, ("exit status 0, expected a failure; stderr:\n"
+                               "%s" % r.stderr)
+    assert len(lines) == 1, ("expected exactly one stderr line, got %d:\n%s"
+                             % (len(lines), r.stderr))
+    assert lines[0].startswith("stud: "), lines[0]
+    for t in tokens:
+        assert str(t) in lines[0], "%r not in error line %r" % (t, lines[0])
+    return lines[0]
+
+
+def proc_status(pid):
+    """/proc/PID/status as a dict of field -> raw value string."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def proc_stat_fields(pid):
+    """All /proc/PID/stat fields after comm, as strings: [0] is state,
+    [1] ppid, [2] pgrp, [3] session, [4] tty_nr ... (man 5 proc minus 3)."""
+    with open("/proc/%d/stat" % pid) as f:
+        data = f.read()
+    return data[data.rfind(")") + 2:].split()
+
+
+class Detached:
+    """A stud that daemonised itself (--daemon), known by the pid in its
+    pidfile.  stop() (idempotent) ends it and any worker seen."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        st = proc_stat(pid)
+        self.start = st[2] if st else None
+        self._known = {}
+
+    def alive(self):
+        st = proc_stat(self.pid)
+        return st is not None and st[2] == self.start and st[0] != "Z"
+
+    def workers(self):
+        if not self.alive():
+            return []
+        pids = children(self.pid)
+        for p in pids:
+            st = proc_stat(p)
+            if st is not None:
+                self._known.setdefault(p, st[2])
+        return pids
+
+    def _alive_known(self):
+        out = []
+        for pid, start in self._known.items():
+            st = proc_stat(pid)
+            if st is not None and st[2] == start and st[0] != "Z":
+                out.append(pid)
+        return out
+
+    def signal(self, sig):
+        self.workers()
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def wait_gone(self, timeout=STOP_TIMEOUT):
+        return wait_until(lambda: not self.alive(), timeout)
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        self.workers()
+        if self.alive():
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            if not self.wait_gone(timeout) and self.alive():
+                os.kill(self.pid, signal.SIGKILL)
+                self.wait_gone(2.0)
+        wait_until(lambda: not self._alive_known(), 2.0)
+        for pid in self._alive_known():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def read_pidfile(path):
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return None
+    text = text.strip()
+    return int(text) if text.isdigit() else None
+
+
+# Runs a command as a child subreaper: processes the command leaves behind
+# (daemons, workers) are re-parented to this wrapper, which reports them,
+# kills them and exits with the command's status.  argv: REPORT_FILE CMD...
+SUBREAPER_WRAPPER = r"""
+import ctypes, json, os, signal, subprocess, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(36, 1, 0, 0, 0) != 0:          # PR_SET_CHILD_SUBREAPER
+    sys.exit(97)
+p = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL)
+try:
+    rc = p.wait(timeout=float(os.environ.get("WRAP_TIMEOUT", "10")))
+except subprocess.TimeoutExpired:
+    p.kill(); p.wait(); rc = "timeout"
+time.sleep(float(os.environ.get("WRAP_LINGER", "0.3")))
+me = os.getpid()
+
+
+def orphans():
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                d = f.read()
+        except OSError:
+            continue
+        rest = d[d.rfind(")") + 2:].split()
+        if int(rest[1]) == me and rest[0] != "Z":
+            out.append(int(name))
+    return out
+
+
+left = orphans()
+deadline = time.monotonic() + 5
+while time.monotonic() < deadline:
+    now = orphans()
+    for pid in now:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+    if not now:
+        break
+    time.sleep(0.02)
+with open(sys.argv[1], "w") as f:
+    json.dump({"rc": rc, "left": left}, f)
+"""
+
+
+def run_stud_reaped(args, workdir, timeout=10.0, linger=0.3):
+    """Run stud under a subreaper wrapper.  Returns (CompletedProcess,
+    left) where left lists the pids of processes stud left running (they
+    are killed)."""
+    workdir = Path(workdir)
+    report = workdir / "reaper-report.json"
+    wrapper = workdir / "reaper.py"
+    wrapper.write_text(SUBREAPER_WRAPPER)
+    env = dict(os.environ, WRAP_TIMEOUT=str(timeout), WRAP_LINGER=str(linger))
+    cmd = ["/usr/bin/python3", str(wrapper), str(report), STUD_BIN] + \
+        [str(a) for a in args]
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=timeout + linger + 15, env=env)
+    rep = json.loads(report.read_text())
+    r.returncode = rep["rc"] if rep["rc"] != "timeout" else -999
+    return r, rep["left"]
+
+
+def ipv6_loopback_available():
+    try:
+        t = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            t.bind(("::1", 0))
+        finally:
+            t.close()
+        return True
+    except OSError:
+        return False
+
+
+def which(name):
+    return shutil.which(name)
+
+
+def s_client(port, *args, host="127.0.0.1", timeout=20):
+    """openssl s_client -brief against stud; returns (rc, combined output).
+    A successful handshake prints "Protocol version: X"."""
+    r = subprocess.run(["openssl", "s_client", "-brief", "-connect",
+                        "%s:%d" % (host, port)] + list(args),
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=timeout)
+    return r.returncode, (r.stdout + r.stderr).decode(errors="replace")
