@@ -1135,12 +1135,14 @@ bind_frontend(void)
 	listener.fd = fd;
 }
 
-/* Look up -u and -g now: the chroot may not hold the user database. */
+/* Look up -u and -g now (the chroot may not hold the user database) and
+ * check the chroot directory. */
 static void
 lookup_identity(void)
 {
 	struct passwd *pw;
 	struct group *gr;
+	struct stat st;
 
 	if (*cfg.user != '\0') {
 		if ((pw = getpwnam(cfg.user)) == NULL)
@@ -1155,6 +1157,12 @@ lookup_identity(void)
 		run_gid = gr->gr_gid;
 		drop_gid = 1;
 	}
+	if (*cfg.chroot == '\0')
+		return;
+	if (stat(cfg.chroot, &st) == -1)
+		fatal("cannot chroot to %s: %s", cfg.chroot, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		fatal("cannot chroot to %s: not a directory", cfg.chroot);
 }
 
 /* Raise the descriptor limit to its hard limit; each connection needs two. */

@@ -518,3 +518,93 @@ def test_bad_input(stud_bin, certs, case, request):
     assert line.startswith("stud: ") and len(line) > len("stud: "), line
     assert any(str(t) in line for t in tokens), (
         "stderr line %r names none of %r" % (line, tokens))
+
+
+# ---------------------------------------------------------------------------
+# resets, crash loops
+# ---------------------------------------------------------------------------
+def _raw_backend():
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(8)
+    lsock.settimeout(10)
+    return lsock
+
+
+def _rst_close(sock):
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                    b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sock.close()
+
+
+def _closed_or_reset(sock, timeout):
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(4096):
+            pass
+        return True
+    except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+@pytest.mark.parametrize("side", ["client", "backend"])
+def test_reset_on_one_side_closes_both(start_stud, side):
+    lsock = _raw_backend()
+    try:
+        s = start_stud(lsock.getsockname()[1])
+        (worker,) = s.wait_workers(1)
+        base = fd_count(worker)
+        client = tls_connect(s.port)
+        client.sendall(b"hi")
+        bconn, _ = lsock.accept()
+        assert recv_exact_raw(bconn, 2) == b"hi"
+        if side == "client":
+            _rst_close(socket.socket(fileno=client.detach()))
+            assert _closed_or_reset(bconn, 5.0), "backend side left open"
+            bconn.close()
+        else:
+            _rst_close(bconn)
+            assert _closed_or_reset(client, 5.0), "client side left open"
+            client.close()
+        assert wait_until(lambda: fd_count(worker) == base, 5.0), \
+            "descriptors not released"
+        assert s.workers() == [worker]
+    finally:
+        lsock.close()
+
+
+def recv_exact_raw(sock, n):
+    sock.settimeout(10)
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def test_crash_loop_backs_off(start_stud, backend):
+    """A worker that keeps dying young is replaced after a growing delay, so
+    a crash loop cannot spin the CPU; service comes back afterwards."""
+    be = backend("http")
+    s = start_stud(be.port)
+    seen = {}
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 4.0:
+        for pid in s.workers():
+            if pid not in seen:
+                seen[pid] = time.monotonic()
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.005)
+    spawns = sorted(seen.values())
+    gaps = [b - a for a, b in zip(spawns, spawns[1:])]
+    assert 3 <= len(spawns) <= 10, (len(spawns), gaps)
+    assert gaps[-1] >= 0.7, "respawn delay did not grow: %r" % gaps
+    assert "replacing it" in s.stderr()
+    # it comes back on its own once the deaths stop
+    assert wait_until(lambda: s.workers(), 12.0, interval=0.05)
+    raw, _ = http_get(s.port)
+    assert _body(raw)[1] == HTTP_BODY
