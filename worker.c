@@ -1,0 +1,752 @@
+/* worker.c - a worker process: accepts TLS connections on the shared
+ * listening socket and pumps each one's cleartext to and from its own backend
+ * connection through ring buffers, on a libev loop. */
+#define _GNU_SOURCE
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "configuration.h"
+#include "log.h"
+#include "proxy.h"
+#include "ringbuffer.h"
+#include "tls.h"
+#include "worker.h"
+
+#define SLOT_SIZE	16384	/* one TLS record of plaintext */
+#define RING_SLOTS	4	/* per direction: 64 KiB in flight at most */
+#define ACCEPT_BATCH	32	/* connections taken per readiness event */
+#define PUMP_PASSES	8	/* pump passes before yielding to the loop */
+#define ACCEPT_PAUSE	0.1	/* seconds without accepting after EMFILE */
+
+struct listener {
+	int			fd;
+	ev_io			w;
+};
+
+static const struct setup		*su;	/* what the parent built */
+static const struct stud_config		*cfg;	/* su->cfg */
+static struct listener			 listener;
+
+/* ---------------------------------------------------------------------
+ * Worker: connections.
+ */
+
+enum conn_state { CS_PROXYHDR, CS_HANDSHAKE, CS_CONNECTING, CS_PROXY };
+
+struct conn {
+	int		 cfd;		/* client socket */
+	int		 bfd;		/* backend socket, -1 until connecting */
+	SSL		*ssl;
+	ev_io		 cw;		/* client socket watcher */
+	ev_io		 bw;		/* backend socket watcher */
+	ev_timer	 tw;		/* the timeout of the current state */
+	ev_tstamp	 last;		/* last progress, for --idle-timeout */
+	struct ring	 up;		/* client -> backend */
+	struct ring	 down;		/* backend -> client */
+	unsigned	 state:2;
+	unsigned	 c_can_r:1;	/* client not known to be drained */
+	unsigned	 c_can_w:1;	/* client not known to be full */
+	unsigned	 b_can_r:1;
+	unsigned	 b_can_w:1;
+	unsigned	 hs_wants_r:1;	/* handshake waits for readability */
+	unsigned	 hs_wants_w:1;
+	unsigned	 rd_wants_w:1;	/* SSL_read waits for writability */
+	unsigned	 wr_wants_r:1;	/* SSL_write waits for readability */
+	unsigned	 c_eof:1;	/* the client will send nothing more */
+	unsigned	 b_eof:1;	/* the backend will send nothing more */
+	unsigned	 b_shut:1;	/* backend write side shut down */
+	unsigned	 c_shut:1;	/* close_notify sent to the client */
+	uint16_t	 hdr_len;	/* PROXY header bytes read so far */
+};
+
+static struct ring_pool	 pool;
+static unsigned long	 nconns;
+static int		 draining;
+static int		 accept_full;	/* paused at --max-connections */
+static ev_timer		 accept_pause_timer;
+static ev_timer		 drain_timer;
+static ev_io		 parent_watch;
+static ev_signal	 term_watch;
+
+static void	conn_pump(struct conn *c);
+
+static void
+conn_free(struct conn *c)
+{
+	ev_io_stop(EV_DEFAULT, &c->cw);
+	ev_io_stop(EV_DEFAULT, &c->bw);
+	ev_timer_stop(EV_DEFAULT, &c->tw);
+	ring_release(&c->up, &pool);
+	ring_release(&c->down, &pool);
+	tls_session_free(c->ssl, c->state >= CS_CONNECTING);
+	close(c->cfd);
+	if (c->bfd != -1)
+		close(c->bfd);
+	free(c);
+	nconns--;
+	if (draining && nconns == 0)
+		ev_break(EV_DEFAULT, EVBREAK_ALL);
+	if (accept_full && !draining) {
+		accept_full = 0;
+		ev_io_start(EV_DEFAULT, &listener.w);
+	}
+}
+
+/* Arm the connection's timer for secs (0 = none). */
+static void
+conn_timer(struct conn *c, long secs)
+{
+	ev_timer_stop(EV_DEFAULT, &c->tw);
+	if (secs <= 0)
+		return;
+	ev_timer_set(&c->tw, (ev_tstamp)secs, 0.);
+	ev_timer_start(EV_DEFAULT, &c->tw);
+}
+
+static void
+timeout_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct conn *c = w->data;
+	ev_tstamp left;
+
+	(void)revents;
+	if (c->state == CS_PROXY) {
+		left = c->last + (ev_tstamp)cfg->idle_timeout - ev_now(EV_A);
+		if (left > 0.001) {
+			ev_timer_set(w, left, 0.);
+			ev_timer_start(EV_A_ w);
+			return;
+		}
+	}
+	conn_free(c);
+}
+
+/* Set one watcher to exactly the events wanted. */
+static inline void
+watch(ev_io *w, int fd, int events)
+{
+	if (w->fd == fd && (w->events & (EV_READ | EV_WRITE)) == events &&
+	    (events == 0) == !ev_is_active(w))
+		return;
+	ev_io_stop(EV_DEFAULT, w);
+	ev_io_set(w, fd, events);
+	if (events != 0)
+		ev_io_start(EV_DEFAULT, w);
+}
+
+static void
+conn_watch(struct conn *c)
+{
+	int ce = 0, be = 0;
+
+	if (c->state == CS_PROXYHDR)
+		ce = EV_READ;
+	else if (c->state == CS_HANDSHAKE) {
+		ce = (c->hs_wants_r ? EV_READ : 0) |
+		    (c->hs_wants_w ? EV_WRITE : 0);
+	} else {
+		if ((!c->c_eof && !ring_is_full(&c->up)) || c->wr_wants_r)
+			ce |= EV_READ;
+		if (!ring_is_empty(&c->down) || c->rd_wants_w ||
+		    (c->b_eof && !c->c_shut))
+			ce |= EV_WRITE;
+	}
+	if (c->state == CS_CONNECTING)
+		be = EV_WRITE;
+	else if (c->state == CS_PROXY) {
+		if (!c->b_eof && !ring_is_full(&c->down))
+			be |= EV_READ;
+		if (!ring_is_empty(&c->up))
+			be |= EV_WRITE;
+	}
+	watch(&c->cw, c->cfd, ce);
+	if (c->bfd != -1)
+		watch(&c->bw, c->bfd, be);
+}
+
+/* Queue the --write-ip or --write-proxy header ahead of the client's data.
+ * Returns 0, or -1. */
+static int
+conn_client_header(struct conn *c)
+{
+	struct sockaddr_storage peer, local;
+	socklen_t plen = sizeof(peer), llen = sizeof(local);
+	char *p;
+	int n;
+
+	if (!cfg->write_ip && !cfg->write_proxy)
+		return 0;
+	if (getpeername(c->cfd, (struct sockaddr *)&peer, &plen) == -1 ||
+	    getsockname(c->cfd, (struct sockaddr *)&local, &llen) == -1 ||
+	    (p = ring_write_ptr(&c->up, &pool)) == NULL)
+		return -1;
+	if (cfg->write_ip)
+		n = proxy_write_ip((unsigned char *)p,
+		    (struct sockaddr *)&peer);
+	else
+		n = proxy_write_v1(p, (struct sockaddr *)&peer,
+		    (struct sockaddr *)&local);
+	if (n <= 0) {
+		ring_write_cancel(&c->up, &pool);
+		return -1;
+	}
+	ring_write_commit(&c->up, (size_t)n);
+	return 0;
+}
+
+/* Start the nonblocking connect to the backend. Returns 0, or -1. */
+static int
+conn_connect(struct conn *c)
+{
+	int one = 1;
+
+	if (conn_client_header(c) == -1)
+		return -1;
+
+	c->bfd = socket(su->backend.ss_family,
+	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->bfd == -1) {
+		log_warn("cannot create backend socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(c->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(c->bfd, (const struct sockaddr *)&su->backend,
+	    su->backend_len) == -1 && errno != EINPROGRESS) {
+		log_info("cannot connect to backend: %s", strerror(errno));
+		return -1;
+	}
+	c->state = CS_CONNECTING;
+	conn_timer(c, cfg->backend_connect_timeout);
+	return 0;
+}
+
+/* Read the balancer's PROXY header (--proxy-proxy) into the first up-ring
+ * slot, byte-exactly so that the TLS bytes after it stay in the socket.
+ * Returns 1 when it is complete, 0 while waiting, -1 to close. */
+static int
+conn_proxy_header(struct conn *c)
+{
+	unsigned char *p = (unsigned char *)ring_write_ptr(&c->up, &pool);
+	ssize_t n;
+	long r;
+
+	if (p == NULL)
+		return -1;
+	n = recv(c->cfd, p + c->hdr_len, SLOT_SIZE - c->hdr_len, MSG_PEEK);
+	if (n <= 0) {
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			c->c_can_r = 0;
+			return 0;
+		}
+		return -1;
+	}
+	if ((r = proxy_parse(p, c->hdr_len + (size_t)n, SLOT_SIZE)) < 0) {
+		log_info("malformed PROXY header from a client; closing it");
+		return -1;
+	}
+	if (r > 0)
+		n = r - c->hdr_len;
+	else
+		c->c_can_r = 0;
+	if (recv(c->cfd, p + c->hdr_len, (size_t)n, 0) != n)
+		return -1;
+	c->hdr_len += (uint16_t)n;
+	if (r == 0)
+		return 0;
+	ring_write_commit(&c->up, c->hdr_len);
+	c->state = CS_HANDSHAKE;
+	return 1;
+}
+
+/* Drive the handshake. Returns 1 when done, 0 while waiting, -1 on error. */
+static int
+conn_handshake(struct conn *c)
+{
+	int r = SSL_do_handshake(c->ssl);
+
+	c->hs_wants_r = c->hs_wants_w = 0;
+	if (r == 1) {
+		ERR_clear_error();
+		return conn_connect(c) == 0 ? 1 : -1;
+	}
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		c->hs_wants_r = 1;
+		c->c_can_r = 0;
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		c->hs_wants_w = 1;
+		c->c_can_w = 0;
+		return 0;
+	default:
+		ERR_clear_error();
+		return -1;
+	}
+}
+
+/* Move decrypted client data into the up ring. Returns progress or -1. */
+static int
+pump_client_read(struct conn *c)
+{
+	int n, progress = 0;
+	char *p;
+
+	while (!c->c_eof && c->c_can_r && (!c->rd_wants_w || c->c_can_w) &&
+	    (p = ring_write_ptr(&c->up, &pool)) != NULL) {
+		n = SSL_read(c->ssl, p, SLOT_SIZE);
+		if (n > 0) {
+			ring_write_commit(&c->up, (size_t)n);
+			c->rd_wants_w = 0;
+			progress = 1;
+			continue;
+		}
+		ring_write_cancel(&c->up, &pool);
+		switch (SSL_get_error(c->ssl, n)) {
+		case SSL_ERROR_WANT_READ:
+			c->c_can_r = 0;
+			c->rd_wants_w = 0;
+			break;
+		case SSL_ERROR_WANT_WRITE:
+			c->c_can_w = 0;
+			c->rd_wants_w = 1;
+			break;
+		case SSL_ERROR_ZERO_RETURN:
+			c->c_eof = 1;
+			progress = 1;
+			break;
+		default:
+			ERR_clear_error();
+			return -1;
+		}
+	}
+	return progress;
+}
+
+/* Write the up ring to the backend; pass the client's EOF on. */
+static int
+pump_backend_write(struct conn *c)
+{
+	int progress = 0;
+	ssize_t n;
+	size_t len;
+	char *p;
+
+	while (c->b_can_w && (p = ring_read_ptr(&c->up, &len)) != NULL) {
+		n = send(c->bfd, p, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			ring_read_consume(&c->up, &pool, (size_t)n);
+			progress = 1;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK)
+			c->b_can_w = 0;
+		else if (errno != EINTR)
+			return -1;
+	}
+	if (c->c_eof && !c->b_shut && ring_is_empty(&c->up)) {
+		shutdown(c->bfd, SHUT_WR);
+		c->b_shut = 1;
+		progress = 1;
+	}
+	return progress;
+}
+
+/* Read the backend into the down ring. */
+static int
+pump_backend_read(struct conn *c)
+{
+	int progress = 0;
+	ssize_t n;
+	char *p;
+
+	while (!c->b_eof && c->b_can_r &&
+	    (p = ring_write_ptr(&c->down, &pool)) != NULL) {
+		n = recv(c->bfd, p, SLOT_SIZE, 0);
+		if (n > 0) {
+			ring_write_commit(&c->down, (size_t)n);
+			progress = 1;
+			continue;
+		}
+		ring_write_cancel(&c->down, &pool);
+		if (n == 0) {
+			c->b_eof = 1;
+			progress = 1;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK)
+			c->b_can_r = 0;
+		else if (errno != EINTR)
+			return -1;
+	}
+	return progress;
+}
+
+/* Send close_notify once everything from the backend is delivered. */
+static int
+pump_client_shutdown(struct conn *c)
+{
+	int r;
+
+	if (c->c_shut || !c->b_eof || !ring_is_empty(&c->down) ||
+	    !c->c_can_w)
+		return 0;
+	r = SSL_shutdown(c->ssl);
+	if (r >= 0) {
+		c->c_shut = 1;
+		return 1;
+	}
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_WRITE:
+		c->c_can_w = 0;
+		return 0;
+	case SSL_ERROR_WANT_READ:	/* close_notify is out; peer's pending */
+		c->c_shut = 1;
+		return 1;
+	default:
+		ERR_clear_error();
+		return -1;
+	}
+}
+
+/* Encrypt the down ring to the client. */
+static int
+pump_client_write(struct conn *c)
+{
+	int n, progress = 0;
+	size_t len;
+	char *p;
+
+	while (c->c_can_w && (!c->wr_wants_r || c->c_can_r) &&
+	    (p = ring_read_ptr(&c->down, &len)) != NULL) {
+		n = SSL_write(c->ssl, p, (int)len);
+		if (n > 0) {
+			ring_read_consume(&c->down, &pool, (size_t)n);
+			c->wr_wants_r = 0;
+			progress = 1;
+			continue;
+		}
+		switch (SSL_get_error(c->ssl, n)) {
+		case SSL_ERROR_WANT_WRITE:
+			c->c_can_w = 0;
+			c->wr_wants_r = 0;
+			break;
+		case SSL_ERROR_WANT_READ:
+			c->c_can_r = 0;
+			c->wr_wants_r = 1;
+			break;
+		default:
+			ERR_clear_error();
+			return -1;
+		}
+	}
+	if (progress < 0)
+		return progress;
+	n = pump_client_shutdown(c);
+	return n < 0 ? n : (progress | n);
+}
+
+/* One pass over every direction. Returns progress (0/1) or -1 to close. */
+static int
+pump_once(struct conn *c)
+{
+	int p, progress = 0;
+
+	if ((p = pump_client_read(c)) < 0)
+		return -1;
+	progress |= p;
+	if (c->state != CS_PROXY)
+		return progress;
+	if ((p = pump_backend_write(c)) < 0 || (progress |= p,
+	    (p = pump_backend_read(c)) < 0) || (progress |= p,
+	    (p = pump_client_write(c)) < 0))
+		return -1;
+	return progress | p;
+}
+
+static inline int
+conn_finished(const struct conn *c)
+{
+	return c->b_shut && c->c_shut;
+}
+
+/* Make every move the sockets allow, then watch for the next ones. */
+static void
+conn_pump(struct conn *c)
+{
+	int r, pass;
+
+	if (c->state == CS_PROXYHDR) {
+		if ((r = conn_proxy_header(c)) < 0) {
+			conn_free(c);
+			return;
+		}
+		if (r == 0) {
+			conn_watch(c);
+			return;
+		}
+	}
+	if (c->state == CS_HANDSHAKE) {
+		if ((r = conn_handshake(c)) < 0) {
+			conn_free(c);
+			return;
+		}
+		if (r == 0) {
+			conn_watch(c);
+			return;
+		}
+	}
+	for (pass = 0; pass < PUMP_PASSES; pass++)
+		if ((r = pump_once(c)) <= 0)
+			break;
+	if (pass > 0)
+		c->last = ev_now(EV_DEFAULT);
+	if (r < 0 || conn_finished(c)) {
+		conn_free(c);
+		return;
+	}
+	if (pass == PUMP_PASSES)	/* still busy: come back next turn */
+		ev_feed_event(EV_DEFAULT, &c->cw, EV_CUSTOM);
+	conn_watch(c);
+}
+
+static void
+client_cb(EV_P_ ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+
+	(void)loop;
+	if (revents & EV_READ)
+		c->c_can_r = 1;
+	if (revents & EV_WRITE)
+		c->c_can_w = 1;
+	conn_pump(c);
+}
+
+static void
+backend_connected(struct conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		log_info("cannot connect to backend: %s", strerror(err));
+		conn_free(c);
+		return;
+	}
+	c->state = CS_PROXY;
+	c->b_can_w = 1;
+	c->last = ev_now(EV_DEFAULT);
+	conn_timer(c, cfg->idle_timeout);
+	conn_pump(c);
+}
+
+static void
+backend_cb(EV_P_ ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+
+	(void)loop;
+	if (c->state == CS_CONNECTING) {
+		backend_connected(c);
+		return;
+	}
+	if (revents & EV_READ)
+		c->b_can_r = 1;
+	if (revents & EV_WRITE)
+		c->b_can_w = 1;
+	conn_pump(c);
+}
+
+static void
+conn_setsockopts(int fd)
+{
+	int one = 1, idle = (int)cfg->keepalive;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (idle <= 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+}
+
+static void
+conn_new(int fd)
+{
+	struct conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->ssl = tls_session_new(su->ctx, fd)) == NULL) {
+		log_warn("out of memory: dropping a connection");
+		free(c);
+		close(fd);
+		return;
+	}
+	conn_setsockopts(fd);
+	c->cfd = fd;
+	c->bfd = -1;
+	c->c_can_r = c->c_can_w = 1;
+	c->state = cfg->proxy_proxy ? CS_PROXYHDR : CS_HANDSHAKE;
+	ring_init(&c->up, RING_SLOTS);
+	ring_init(&c->down, RING_SLOTS);
+	ev_io_init(&c->cw, client_cb, fd, 0);
+	ev_io_init(&c->bw, backend_cb, -1, 0);
+	ev_init(&c->tw, timeout_cb);
+	c->cw.data = c->bw.data = c->tw.data = c;
+	conn_timer(c, cfg->ssl_handshake_timeout);
+	nconns++;
+	conn_pump(c);
+}
+
+/* ---------------------------------------------------------------------
+ * Worker: accepting, draining, entry point.
+ */
+
+static void
+accept_resume_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	if (!draining)
+		ev_io_start(EV_A_ &listener.w);
+}
+
+static void
+accept_cb(EV_P_ ev_io *w, int revents)
+{
+	int i, fd;
+
+	(void)revents;
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		if (cfg->max_connections > 0 &&
+		    nconns >= (unsigned long)cfg->max_connections) {
+			accept_full = 1;
+			ev_io_stop(EV_A_ w);
+			return;
+		}
+		fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd != -1) {
+			conn_new(fd);
+			continue;
+		}
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			log_warn("cannot accept: %s; pausing", strerror(errno));
+			ev_io_stop(EV_A_ w);
+			ev_timer_set(&accept_pause_timer, ACCEPT_PAUSE, 0.);
+			ev_timer_start(EV_A_ &accept_pause_timer);
+		}
+		return;
+	}
+}
+
+static void
+drain_timeout_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	log_info("worker %d: drain timeout, closing %lu connections",
+	    (int)getpid(), nconns);
+	ev_break(EV_A_ EVBREAK_ALL);
+}
+
+/* Stop accepting; exit once the open connections are finished. */
+static void
+worker_drain(EV_P)
+{
+	if (draining)
+		return;
+	draining = 1;
+	ev_io_stop(EV_A_ &listener.w);
+	ev_timer_stop(EV_A_ &accept_pause_timer);
+	close(listener.fd);
+	if (nconns == 0) {
+		ev_break(EV_A_ EVBREAK_ALL);
+		return;
+	}
+	ev_timer_init(&drain_timer, drain_timeout_cb,
+	    (ev_tstamp)cfg->shutdown_timeout, 0.);
+	ev_timer_start(EV_A_ &drain_timer);
+}
+
+static void
+parent_gone_cb(EV_P_ ev_io *w, int revents)
+{
+	(void)revents;
+	ev_io_stop(EV_A_ w);
+	log_info("worker %d: parent is gone, draining", (int)getpid());
+	worker_drain(EV_A);
+}
+
+static void
+term_cb(EV_P_ ev_signal *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	worker_drain(EV_A);
+}
+
+/* chroot and drop to the configured user and group. Returns 0 or -1. */
+static int
+worker_drop_privileges(void)
+{
+	if (*cfg->chroot != '\0' && (chroot(cfg->chroot) == -1 ||
+	    chdir("/") == -1)) {
+		log_err("cannot chroot to %s: %s", cfg->chroot, strerror(errno));
+		return -1;
+	}
+	if (su->drop_gid && (setgroups(0, NULL) == -1 ||
+	    setgid(su->gid) == -1)) {
+		log_err("cannot set group %d: %s", (int)su->gid,
+		    strerror(errno));
+		return -1;
+	}
+	if (su->drop_uid && setuid(su->uid) == -1) {
+		log_err("cannot set user %d: %s", (int)su->uid,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void
+worker_run(const struct setup *s, int parent_fd)
+{
+	struct ev_loop *loop;
+	sigset_t none;
+
+	su = s;
+	cfg = &s->cfg;
+	listener.fd = s->listen_fd;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (worker_drop_privileges() == -1)
+		_exit(2);
+	if (ring_pool_init(&pool, SLOT_SIZE, 64, 256) == -1) {
+		log_err("out of memory");
+		_exit(2);
+	}
+	loop = ev_default_loop(EVFLAG_AUTO);
+	ev_io_init(&listener.w, accept_cb, listener.fd, EV_READ);
+	ev_io_start(loop, &listener.w);
+	ev_timer_init(&accept_pause_timer, accept_resume_cb, ACCEPT_PAUSE, 0.);
+	ev_io_init(&parent_watch, parent_gone_cb, parent_fd, EV_READ);
+	ev_io_start(loop, &parent_watch);
+	ev_signal_init(&term_watch, term_cb, SIGTERM);
+	ev_signal_start(loop, &term_watch);
+	ev_run(loop, 0);
+	exit(0);
+}
+

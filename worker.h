@@ -1,0 +1,34 @@
+/* worker.h - the worker process and what the parent hands it. */
+#ifndef STUD_WORKER_H
+#define STUD_WORKER_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+
+#include "configuration.h"
+
+/* Everything one configuration makes, built by the parent before fork and
+ * only read afterwards. A reload builds a new one beside the running one. */
+struct setup {
+	struct stud_config	 cfg;
+	SSL_CTX			*ctx;
+	int			 listen_fd;	/* the bound frontend */
+	struct sockaddr_storage	 backend;
+	socklen_t		 backend_len;
+	uid_t			 uid;		/* -u, when drop_uid */
+	gid_t			 gid;		/* -u or -g, when drop_gid */
+	int			 drop_uid;
+	int			 drop_gid;
+};
+
+/* Become a worker of s: unblock signals, chroot and drop privileges, then
+ * accept and serve until SIGTERM or until parent_fd (the read end of a pipe
+ * whose write end only the parent holds) reaches EOF; then stop accepting,
+ * finish the open connections (at most --shutdown-timeout) and exit 0.
+ * Exits 2 if it cannot start. Never returns. */
+void	worker_run(const struct setup *s, int parent_fd)
+	    __attribute__((noreturn));
+
+#endif /* STUD_WORKER_H */
