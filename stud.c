@@ -495,9 +495,10 @@ parent_reload(void)
 	cur = next;
 	log_setup(cur.cfg.quiet, cur.cfg.syslog,
 	    log_facility(cur.cfg.syslog_facility));
+	setup_free(&old, &cur);		/* before fork: new workers must not
+					 * inherit the old frontend */
 	workers_start();
 	retirees_signal(first_old, SIGTERM);
-	setup_free(&old, &cur);
 	log_info("configuration reloaded; %zu old workers finishing",
 	    nretirees - first_old);
 	daemon_notify("READY=1");

@@ -45,7 +45,10 @@ def source_data(size, seed=1234):
     key = (size, seed)
     with _source_lock:
         if key not in _source_cache:
-            data = random.Random(seed).randbytes(size)
+            chunk = 32 << 20  # randbytes() cannot make 256 MiB at once
+            data = b"".join(random.Random(seed + i).randbytes(
+                min(chunk, size - off))
+                for i, off in enumerate(range(0, size, chunk)))
             _source_cache[key] = (data, hashlib.sha256(data).hexdigest())
         return _source_cache[key]
 

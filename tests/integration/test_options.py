@@ -731,3 +731,15 @@ def test_notify_ready_and_stopping(start_stud, backend, notify_socket):
         pytest.fail("no STOPPING=1 within 5 s of SIGTERM")
     assert msg.split(b"\n") == [b"STOPPING=1"], msg
     assert s.proc.wait(5) == 0
+
+
+def test_notify_reloading_then_ready(start_stud, backend, notify_socket):
+    sock, path = notify_socket
+    be = backend("http")
+    s = start_stud(be.port, env=dict(os.environ, NOTIFY_SOCKET=path))
+    assert sock.recv(4096) == b"READY=1"
+    s.send_signal(signal.SIGHUP)
+    assert sock.recv(4096) == b"RELOADING=1"
+    assert sock.recv(4096) == b"READY=1"
+    raw, _ = http_get(s.port)
+    assert _body(raw) == HTTP_BODY
