@@ -105,6 +105,11 @@ static const struct opt opts[] = {
 	  "Send log messages to syslog as well as stderr", 0 },
 	{ "syslog-facility", 0, OPT_STR, F(syslog_facility), "daemon", 0, 0,
 	  "FACILITY", NULL, "Syslog facility to use", 0 },
+	{ "log-file", 0, OPT_STR, F(log_file), "", 0, 0, "FILE", NULL,
+	  "Write messages to FILE instead of stderr; SIGUSR1 reopens it", 0 },
+	{ "log-level", 0, OPT_LONG, F(log_level), "1", 0, 2, "LEVEL", NULL,
+	  "0: errors and warnings; 1: also start, stop and reload news; "
+	  "2: also one line per connection", 0 },
 	{ "daemon", 0, OPT_BOOL, F(daemonize), "off", 0, 0, NULL, "OTHER",
 	  "Fork into the background and become a daemon (implies --quiet)",
 	  0 },

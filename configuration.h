@@ -43,6 +43,8 @@ struct stud_config {
 	int	quiet;
 	int	syslog;
 	char   *syslog_facility;
+	char   *log_file;		/* "" = stderr */
+	long	log_level;		/* 0..2; --quiet means 0 */
 	/* OTHER */
 	int	daemonize;
 	char   *pidfile;

@@ -154,9 +154,8 @@ proxy_write_ip(unsigned char *buf, const struct sockaddr *client)
 	return 17;
 }
 
-/* Text address and port of sa; returns 4 or 6 for the family, 0 if none. */
-static int
-addr_text(const struct sockaddr *sa, char *host, size_t len, unsigned *port)
+int
+proxy_addr_text(const struct sockaddr *sa, char *host, size_t len, unsigned *port)
 {
 	const struct sockaddr_in *s4 = (const void *)sa;
 	const struct sockaddr_in6 *s6 = (const void *)sa;
@@ -184,8 +183,8 @@ proxy_write_v1(char *buf, const struct sockaddr *client,
 {
 	char ch[INET6_ADDRSTRLEN], lh[INET6_ADDRSTRLEN];
 	unsigned cp, lp;
-	int cf = addr_text(client, ch, sizeof(ch), &cp);
-	int lf = addr_text(local, lh, sizeof(lh), &lp);
+	int cf = proxy_addr_text(client, ch, sizeof(ch), &cp);
+	int lf = proxy_addr_text(local, lh, sizeof(lh), &lp);
 
 	if (cf == 0 || cf != lf)
 		return snprintf(buf, PROXY_V1_MAX + 1, "PROXY UNKNOWN\r\n");

@@ -30,4 +30,10 @@ int	proxy_write_ip(unsigned char *buf, const struct sockaddr *client);
 int	proxy_write_v1(char *buf, const struct sockaddr *client,
 	    const struct sockaddr *local);
 
+/* Write sa's address as text into host (INET6_ADDRSTRLEN bytes) and its
+ * port into *port; IPv4-mapped IPv6 addresses are written as IPv4. Returns
+ * 4 or 6 for the family written, 0 for another family. */
+int	proxy_addr_text(const struct sockaddr *sa, char *host, size_t len,
+	    unsigned *port);
+
 #endif /* STUD_PROXY_H */

@@ -29,6 +29,7 @@
 #include "configuration.h"
 #include "daemon.h"
 #include "log.h"
+#include "proxy.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -46,6 +47,7 @@ static struct setup	  cur;		/* the running configuration */
 static int		  saved_argc;	/* the command line, for reloads */
 static char		**saved_argv;
 static int		  parent_pipe[2] = { -1, -1 };
+static int		  log_pipe[2] = { -1, -1 };	/* workers -> parent */
 
 /* ---------------------------------------------------------------------
  * Building a setup: each step returns 0, or -1 with err set, so that a
@@ -92,17 +94,7 @@ format_addr(const struct sockaddr *sa, char *buf, size_t len)
 	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
 
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		port = ntohs(s4->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		port = ntohs(s6->sin6_port);
-	}
+	proxy_addr_text(sa, host, sizeof(host), &port);
 	snprintf(buf, len, "[%s]:%u", host, port);
 }
 
@@ -302,6 +294,8 @@ worker_spawn(struct worker_slot *s, int index)
 	}
 	if (pid == 0) {
 		close(parent_pipe[1]);
+		close(log_pipe[0]);
+		log_forward_to(log_pipe[1]);
 		worker_run(&cur, parent_pipe[0]);
 	}
 	s->pid = pid;
@@ -469,6 +463,22 @@ retirees_signal(size_t from, int sig)
 		kill(retirees[from].pid, sig);
 }
 
+static void
+apply_log_level(const struct stud_config *cfg)
+{
+	log_setup(cfg->quiet ? 0 : (int)cfg->log_level, cfg->syslog,
+	    log_facility(cfg->syslog_facility));
+}
+
+/* Open the new log file if its path changed. Returns 0 or -1. */
+static int
+switch_log_file(const struct stud_config *next, char *err, size_t len)
+{
+	if (strcmp(next->log_file, cur.cfg.log_file) == 0)
+		return 0;
+	return log_set_file(next->log_file, err, len);
+}
+
 /* SIGHUP: build the new configuration beside the running one; if anything
  * is wrong keep the running one untouched. Otherwise start new workers,
  * then tell the old ones to stop accepting and finish their connections. */
@@ -484,7 +494,9 @@ parent_reload(void)
 	next.listen_fd = -1;
 	if (load_config(&next.cfg, err, sizeof(err)) != CONFIG_RUN ||
 	    setup_complete(&next, &cur, 1, err, sizeof(err)) == -1 ||
-	    workers_retire((double)cur.cfg.shutdown_timeout) == -1) {
+	    switch_log_file(&next.cfg, err, sizeof(err)) == -1 ||
+	    (workers_retire((double)cur.cfg.shutdown_timeout) == -1 &&
+	    seterr(err, sizeof(err), "out of memory"))) {
 		log_err("reload failed, still running the previous "
 		    "configuration: %s", err);
 		setup_free(&next, &cur);
@@ -493,8 +505,7 @@ parent_reload(void)
 	}
 	old = cur;
 	cur = next;
-	log_setup(cur.cfg.quiet, cur.cfg.syslog,
-	    log_facility(cur.cfg.syslog_facility));
+	apply_log_level(&cur.cfg);
 	setup_free(&old, &cur);		/* before fork: new workers must not
 					 * inherit the old frontend */
 	workers_start();
@@ -522,6 +533,7 @@ workers_stop(sigset_t *set, int sig)
 			deadline = now() + KILL_GRACE;
 		}
 		sigtimedwait(set, NULL, &ts);
+		log_drain(log_pipe[0]);
 	}
 }
 
@@ -540,6 +552,8 @@ parent_run(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGIO);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	if (workers_start() == -1)
 		return 1;
@@ -550,15 +564,19 @@ parent_run(void)
 		ts.tv_sec = (time_t)wait;
 		ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
 		sig = sigtimedwait(&set, NULL, &ts);
+		log_drain(log_pipe[0]);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 		if (sig == SIGHUP)
 			parent_reload();
+		if (sig == SIGUSR1 && log_reopen() == 0)
+			log_info("log file reopened");
 	}
 	log_info("received signal %d, stopping workers", sig);
 	daemon_notify("STOPPING=1");
 	close(cur.listen_fd);
 	workers_stop(&set, sig);
+	log_drain(log_pipe[0]);
 	log_info("all workers stopped");
 	if (*cur.cfg.pidfile != '\0')
 		daemon_remove_pidfile(cur.cfg.pidfile);
@@ -622,8 +640,12 @@ parse_options(int argc, char **argv)
 static void
 setup_logging(void)
 {
-	log_setup(cur.cfg.quiet, cur.cfg.syslog,
-	    log_facility(cur.cfg.syslog_facility));
+	char err[1024];
+
+	apply_log_level(&cur.cfg);
+	if (!cur.cfg.test_only &&
+	    log_set_file(cur.cfg.log_file, err, sizeof(err)) == -1)
+		fatal("%s", err);
 }
 
 static void
@@ -690,11 +712,17 @@ become_service(void)
 		daemon_detach_done();
 }
 
+/* The pipe whose EOF tells workers the parent died, and the one that
+ * carries their log lines to the parent, which hears of them by SIGIO. */
 static void
-open_parent_pipe(void)
+open_parent_pipes(void)
 {
-	if (pipe2(parent_pipe, O_CLOEXEC) == -1)
+	if (pipe2(parent_pipe, O_CLOEXEC) == -1 ||
+	    pipe2(log_pipe, O_CLOEXEC | O_NONBLOCK) == -1 ||
+	    fcntl(log_pipe[0], F_SETOWN, getpid()) == -1 ||
+	    fcntl(log_pipe[0], F_SETFL, O_NONBLOCK | O_ASYNC) == -1)
 		fatal("cannot create a pipe: %s", strerror(errno));
+	fcntl(log_pipe[1], F_SETPIPE_SZ, 1 << 20);	/* best effort */
 }
 
 int
@@ -708,6 +736,6 @@ main(int argc, char **argv)
 	if (cur.cfg.test_only)
 		test_configuration();
 	become_service();
-	open_parent_pipe();
+	open_parent_pipes();
 	return parent_run();
 }

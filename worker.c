@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <grp.h>
@@ -55,6 +56,11 @@ struct conn {
 	ev_io		 bw;		/* backend socket watcher */
 	ev_timer	 tw;		/* the timeout of the current state */
 	ev_tstamp	 last;		/* last progress, for --idle-timeout */
+	ev_tstamp	 started;
+	uint64_t	 up_bytes;	/* delivered to the backend */
+	uint64_t	 down_bytes;	/* delivered to the client */
+	const char	*why;		/* why it closes, for --log-level=2 */
+	struct sockaddr_in6 peer;	/* the client (or a sockaddr_in) */
 	struct ring	 up;		/* client -> backend */
 	struct ring	 down;		/* backend -> client */
 	unsigned	 state:2;
@@ -83,6 +89,35 @@ static ev_io		 parent_watch;
 static ev_signal	 term_watch;
 
 static void	conn_pump(struct conn *c);
+static void	conn_free(struct conn *c);
+static char	backend_name[INET6_ADDRSTRLEN + 8];
+
+/* --log-level=2: one line per connection. */
+static void
+conn_log(const struct conn *c)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	proxy_addr_text((const struct sockaddr *)&c->peer, host, sizeof(host),
+	    &port);
+	log_conn("client=%s:%u backend=%s in=%llu out=%llu duration=%.3f "
+	    "close=%s", host, port, backend_name,
+	    (unsigned long long)c->up_bytes,
+	    (unsigned long long)c->down_bytes,
+	    ev_now(EV_DEFAULT) - c->started, c->why);
+}
+
+/* Close both sockets and free everything; why is logged at level 2. */
+static void
+conn_close(struct conn *c, const char *why)
+{
+	if (c->why == NULL)
+		c->why = why;
+	if (log_connections())
+		conn_log(c);
+	conn_free(c);
+}
 
 static void
 conn_free(struct conn *c)
@@ -123,6 +158,9 @@ timeout_cb(EV_P_ ev_timer *w, int revents)
 	struct conn *c = w->data;
 	ev_tstamp left;
 
+	static const char *why[] = { "handshake timeout",
+	    "handshake timeout", "backend connect timeout", "idle timeout" };
+
 	(void)revents;
 	if (c->state == CS_PROXY) {
 		left = c->last + (ev_tstamp)cfg->idle_timeout - ev_now(EV_A);
@@ -132,7 +170,7 @@ timeout_cb(EV_P_ ev_timer *w, int revents)
 			return;
 		}
 	}
-	conn_free(c);
+	conn_close(c, why[c->state]);
 }
 
 /* Set one watcher to exactly the events wanted. */
@@ -227,6 +265,7 @@ conn_connect(struct conn *c)
 	if (connect(c->bfd, (const struct sockaddr *)&su->backend,
 	    su->backend_len) == -1 && errno != EINPROGRESS) {
 		log_info("cannot connect to backend: %s", strerror(errno));
+		c->why = "backend connect failed";
 		return -1;
 	}
 	c->state = CS_CONNECTING;
@@ -330,6 +369,7 @@ pump_client_read(struct conn *c)
 			break;
 		default:
 			ERR_clear_error();
+			c->why = "client error";
 			return -1;
 		}
 	}
@@ -349,11 +389,14 @@ pump_backend_write(struct conn *c)
 		n = send(c->bfd, p, len, MSG_NOSIGNAL);
 		if (n > 0) {
 			ring_read_consume(&c->up, &pool, (size_t)n);
+			c->up_bytes += (uint64_t)n;
 			progress = 1;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK)
 			c->b_can_w = 0;
-		else if (errno != EINTR)
+		else if (errno != EINTR) {
+			c->why = "backend error";
 			return -1;
+		}
 	}
 	if (c->c_eof && !c->b_shut && ring_is_empty(&c->up)) {
 		shutdown(c->bfd, SHUT_WR);
@@ -385,8 +428,10 @@ pump_backend_read(struct conn *c)
 			progress = 1;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK)
 			c->b_can_r = 0;
-		else if (errno != EINTR)
+		else if (errno != EINTR) {
+			c->why = "backend error";
 			return -1;
+		}
 	}
 	return progress;
 }
@@ -414,6 +459,7 @@ pump_client_shutdown(struct conn *c)
 		return 1;
 	default:
 		ERR_clear_error();
+		c->why = "client error";
 		return -1;
 	}
 }
@@ -431,6 +477,7 @@ pump_client_write(struct conn *c)
 		n = SSL_write(c->ssl, p, (int)len);
 		if (n > 0) {
 			ring_read_consume(&c->down, &pool, (size_t)n);
+			c->down_bytes += (uint64_t)n;
 			c->wr_wants_r = 0;
 			progress = 1;
 			continue;
@@ -446,11 +493,10 @@ pump_client_write(struct conn *c)
 			break;
 		default:
 			ERR_clear_error();
+			c->why = "client error";
 			return -1;
 		}
 	}
-	if (progress < 0)
-		return progress;
 	n = pump_client_shutdown(c);
 	return n < 0 ? n : (progress | n);
 }
@@ -487,7 +533,7 @@ conn_pump(struct conn *c)
 
 	if (c->state == CS_PROXYHDR) {
 		if ((r = conn_proxy_header(c)) < 0) {
-			conn_free(c);
+			conn_close(c, "bad PROXY header");
 			return;
 		}
 		if (r == 0) {
@@ -497,7 +543,7 @@ conn_pump(struct conn *c)
 	}
 	if (c->state == CS_HANDSHAKE) {
 		if ((r = conn_handshake(c)) < 0) {
-			conn_free(c);
+			conn_close(c, "handshake failed");
 			return;
 		}
 		if (r == 0) {
@@ -511,7 +557,7 @@ conn_pump(struct conn *c)
 	if (pass > 0)
 		c->last = ev_now(EV_DEFAULT);
 	if (r < 0 || conn_finished(c)) {
-		conn_free(c);
+		conn_close(c, r < 0 ? "error" : "done");
 		return;
 	}
 	if (pass == PUMP_PASSES)	/* still busy: come back next turn */
@@ -542,7 +588,7 @@ backend_connected(struct conn *c)
 		err = errno;
 	if (err != 0) {
 		log_info("cannot connect to backend: %s", strerror(err));
-		conn_free(c);
+		conn_close(c, "backend connect failed");
 		return;
 	}
 	c->state = CS_PROXY;
@@ -582,7 +628,7 @@ conn_setsockopts(int fd)
 }
 
 static void
-conn_new(int fd)
+conn_new(int fd, const struct sockaddr_storage *peer, socklen_t peerlen)
 {
 	struct conn *c;
 
@@ -594,6 +640,9 @@ conn_new(int fd)
 		return;
 	}
 	conn_setsockopts(fd);
+	memcpy(&c->peer, peer, peerlen < sizeof(c->peer) ? peerlen :
+	    sizeof(c->peer));
+	c->started = ev_now(EV_DEFAULT);
 	c->cfd = fd;
 	c->bfd = -1;
 	c->c_can_r = c->c_can_w = 1;
@@ -625,6 +674,8 @@ accept_resume_cb(EV_P_ ev_timer *w, int revents)
 static void
 accept_cb(EV_P_ ev_io *w, int revents)
 {
+	struct sockaddr_storage peer;
+	socklen_t len;
 	int i, fd;
 
 	(void)revents;
@@ -635,9 +686,11 @@ accept_cb(EV_P_ ev_io *w, int revents)
 			ev_io_stop(EV_A_ w);
 			return;
 		}
-		fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		len = sizeof(peer);
+		fd = accept4(w->fd, (struct sockaddr *)&peer, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd != -1) {
-			conn_new(fd);
+			conn_new(fd, &peer, len);
 			continue;
 		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -720,6 +773,17 @@ worker_drop_privileges(void)
 	return 0;
 }
 
+static void
+name_backend(void)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	proxy_addr_text((const struct sockaddr *)&su->backend, host,
+	    sizeof(host), &port);
+	snprintf(backend_name, sizeof(backend_name), "%s:%u", host, port);
+}
+
 void
 worker_run(const struct setup *s, int parent_fd)
 {
@@ -732,6 +796,9 @@ worker_run(const struct setup *s, int parent_fd)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);	/* the parent's business */
+	signal(SIGUSR1, SIG_IGN);
+	name_backend();
 	if (worker_drop_privileges() == -1)
 		_exit(2);
 	if (ring_pool_init(&pool, SLOT_SIZE, 64, 256) == -1) {

@@ -203,3 +203,106 @@ def test_descriptor_exhaustion_no_busy_loop_and_recovery(start_stud, backend):
             time.sleep(0.2)
     assert raw == b"back", "not serving again after descriptors freed"
     assert alive(worker)
+
+
+# ---------------------------------------------------------------------------
+# log file, levels, SIGUSR1
+# ---------------------------------------------------------------------------
+import re
+
+CONN_RE = re.compile(r"^\S+Z stud\[(\d+)\]: client=([\d.]+):(\d+) "
+                     r"backend=([\d.]+):(\d+) in=(\d+) out=(\d+) "
+                     r"duration=(\d+\.\d{3}) close=(.+)$")
+
+
+def _start_logging(start_stud, be_port, log, *extra):
+    s = start_stud(be_port, "--log-file=%s" % log, *extra, wait=False)
+    m = []
+
+    def listening():
+        text = log.read_text() if log.exists() else ""
+        m[:] = re.findall(r"listening on \[[^\]]*\]:(\d+)", text)
+        return m
+
+    assert wait_until(listening, 10.0), s.stderr()
+    s.port = int(m[0])
+    return s
+
+
+def _conn_lines(log):
+    return [CONN_RE.match(line) for line in log.read_text().splitlines()
+            if " client=" in line]
+
+
+def test_log_level_2_line_per_connection(start_stud, backend, tmp_path):
+    be = backend("echo")
+    log = tmp_path / "stud.log"
+    s = _start_logging(start_stud, be.port, log, "--log-level=2")
+    (worker,) = s.wait_workers(1)
+    c = tls_connect(s.port)
+    client_port = c.getsockname()[1]
+    c.sendall(b"x" * 1000)
+    assert recv_exact(c, 1000) == b"x" * 1000
+    socket.socket.shutdown(c, socket.SHUT_WR)
+    while c.recv(4096):
+        pass
+    c.close()
+    assert wait_until(lambda: _conn_lines(log), 5.0), log.read_text()
+    (m,) = _conn_lines(log)
+    assert m, "line does not match the documented format"
+    assert int(m.group(1)) == worker
+    assert (m.group(2), int(m.group(3))) == ("127.0.0.1", client_port)
+    assert (m.group(4), int(m.group(5))) == ("127.0.0.1", be.port)
+    assert (int(m.group(6)), int(m.group(7))) == (1000, 1000)
+    assert m.group(9) == "done"
+    assert s.stderr() == "", "with --log-file nothing goes to stderr"
+
+
+def test_log_level_2_reports_why(start_stud, tmp_path):
+    dead = free_port()
+    log = tmp_path / "stud.log"
+    s = _start_logging(start_stud, dead, log, "--log-level=2",
+                       "--ssl-handshake-timeout=1")
+    c = tls_connect(s.port)
+    _closed_within(c, 5.0)
+    c.close()
+    silent = socket.create_connection(("127.0.0.1", s.port), 5)
+    _closed_within(silent, 5.0)
+    silent.close()
+    assert wait_until(lambda: len(_conn_lines(log)) == 2, 5.0), \
+        log.read_text()
+    whys = sorted(m.group(9) for m in _conn_lines(log))
+    assert whys == ["backend connect failed", "handshake timeout"], whys
+
+
+def test_log_levels_0_and_1(start_stud, backend, tmp_path):
+    be = backend("http")
+    log1 = tmp_path / "one.log"
+    s1 = _start_logging(start_stud, be.port, log1)
+    http_get(s1.port)
+    log0 = tmp_path / "zero.log"
+    s0 = start_stud(be.port, "--log-file=%s" % log0, "--log-level=0",
+                    "-f", "127.0.0.1,%d" % free_port(), wait=False)
+    assert wait_until(lambda: s0.workers(), 5.0)
+    s1.stop()
+    s0.stop()
+    text1 = log1.read_text()
+    assert "worker 0 started" in text1 and " client=" not in text1
+    assert log0.read_text() == "", "level 0 logs only errors and warnings"
+
+
+def test_sigusr1_reopens_moved_log_file(start_stud, backend, tmp_path):
+    be = backend("http")
+    log = tmp_path / "stud.log"
+    s = _start_logging(start_stud, be.port, log, "--log-level=2")
+    http_get(s.port)
+    assert wait_until(lambda: len(_conn_lines(log)) == 1, 5.0)
+    rotated = tmp_path / "stud.log.1"
+    log.rename(rotated)
+    os.kill(s.pid, signal.SIGUSR1)
+    assert wait_until(lambda: log.exists(), 5.0), "not reopened"
+    http_get(s.port)
+    assert wait_until(lambda: len(_conn_lines(log)) == 1, 5.0), \
+        "the new connection was not logged to the new file"
+    assert len(_conn_lines(rotated)) == 1
+    assert "log file reopened" in log.read_text()
