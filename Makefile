@@ -28,7 +28,7 @@ SRCS      := stud.c worker.c configuration.c ringbuffer.c tls.c log.c proxy.c da
 ifeq ($(USE_SHARED_CACHE),1)
 VARIANT   ?= shared
 DEFS      += -DUSE_SHARED_CACHE -pthread
-SRCS      += $(SHCTX_SRCS)
+SRCS      += $(SHCTX_SRCS) shsync.c peersync.c
 else
 VARIANT   ?= default
 endif
@@ -46,7 +46,7 @@ TEST_DEPS  := clang python3 python3-pytest curl openssl gnutls-bin haproxy procp
 all: stud
 
 stud: $(OBJDIR)/stud
-	cp $< $@
+	rm -f $@ && cp $< $@	# replace, not overwrite: it may be running
 
 $(OBJDIR)/stud: $(OBJS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
@@ -87,7 +87,7 @@ run: deps-run
 
 # --- tests ------------------------------------------------------------
 UNIT_TESTS := build/tests/test_ringbuffer build/tests/test_ebtree build/tests/test_proxy \
-	      build/tests/test_shctx
+	      build/tests/test_shctx build/tests/test_shsync
 UNIT_CFLAGS = -std=c11 $(WARN) -O1 -g -fsanitize=address,undefined \
 	      -fno-sanitize-recover=all -I.
 EBTREE_SRCS := ebtree/ebtree.c ebtree/ebmbtree.c
@@ -104,6 +104,10 @@ build/tests/test_shctx: tests/unit/test_shctx.c $(SHCTX_SRCS) shctx.h $(wildcard
 	@mkdir -p build/tests
 	$(CC) $(UNIT_CFLAGS) -pthread -o $@ $< $(SHCTX_SRCS)
 
+build/tests/test_shsync: tests/unit/test_shsync.c shsync.c shsync.h tests/unit/unit.h
+	@mkdir -p build/tests
+	$(CC) $(UNIT_CFLAGS) -o $@ $< shsync.c -lcrypto
+
 build/tests/test_proxy: tests/unit/test_proxy.c proxy.c proxy.h tests/unit/unit.h
 	@mkdir -p build/tests
 	$(CC) $(UNIT_CFLAGS) -o $@ $< proxy.c
@@ -112,6 +116,7 @@ variants: deps-build
 	$(MAKE) --no-print-directory build/default/stud
 	$(MAKE) --no-print-directory build/shared/stud USE_SHARED_CACHE=1
 	$(MAKE) --no-print-directory build/clang/stud CC=clang VARIANT=clang
+	$(MAKE) --no-print-directory build/clang-shared/stud CC=clang VARIANT=clang-shared USE_SHARED_CACHE=1
 
 unit: deps-build $(UNIT_TESTS)
 	@fail=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || fail=1; done; \

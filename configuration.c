@@ -20,7 +20,8 @@ enum opt_type {
 	OPT_LONG,	/* integer within [min, max] */
 	OPT_STR,	/* free string */
 	OPT_ADDR,	/* HOST,PORT or [HOST]:PORT */
-	OPT_PEM,	/* repeatable certificate file */
+	OPT_LIST,	/* repeatable string */
+	OPT_ADDRLIST,	/* repeatable address */
 	OPT_CLI		/* command-line only action */
 };
 
@@ -76,6 +77,19 @@ static const struct opt opts[] = {
 	  "cache). Alias: --shared-cache", 0 },
 	{ "shared-cache", 0, OPT_LONG, F(session_cache), NULL, 0, 10000000,
 	  "NUM", NULL, "Alias of --session-cache", 0 },
+	{ "shared-cache-listen", 'U', OPT_ADDR, F(sync_listen), "", 0, 0,
+	  "HOST,PORT", NULL, "Receive sessions from peer studs on this UDP "
+	  "address (needs --session-cache and --shared-cache-key)", 0 },
+	{ "shared-cache-peer", 'P', OPT_ADDRLIST, F(sync_peers), "", 0, 0,
+	  "HOST,PORT", NULL, "Send new sessions to this peer stud over UDP "
+	  "(repeatable; a multicast group with -M)", 0 },
+	{ "shared-cache-if", 'M', OPT_STR, F(sync_iface), "", 0, 0,
+	  "IFACE[,TTL]", NULL, "Interface (and TTL, default 1) for multicast "
+	  "updates: joins the -U group there and sends through it", 0 },
+	{ "shared-cache-key", 0, OPT_STR, F(sync_key_file), "", 0, 0, "FILE",
+	  NULL, "File holding the peers' shared secret (e.g. openssl rand "
+	  "-base64 32): updates are encrypted and authenticated with a key "
+	  "derived from it", 0 },
 	{ "ssl-handshake-timeout", 0, OPT_LONG, F(ssl_handshake_timeout), "30",
 	  0, 86400, "SECS", NULL, "Close a client that has not finished "
 	  "the TLS handshake (or sent its PROXY header) after SECS "
@@ -124,7 +138,7 @@ static const struct opt opts[] = {
 	{ "proxy-proxy", 0, OPT_BOOL, F(proxy_proxy), "off", 0, 0, NULL, NULL,
 	  "Read a PROXY line sent in clear by a balancer before the handshake "
 	  "and pass it on to the backend", 0 },
-	{ "pem-file", 0, OPT_PEM, 0, NULL, 0, 0, "FILE", NULL,
+	{ "pem-file", 0, OPT_LIST, F(pem), "", 0, 0, "FILE", NULL,
 	  "Certificate chain and private key (repeatable; the last is the "
 	  "default)", 0 },
 	{ "config", 0, OPT_CLI, 0, NULL, 0, 0, "FILE", NULL,
@@ -239,20 +253,31 @@ config_parse_addr(const char *s, struct config_addr *a)
 }
 
 static int
-add_pem(struct stud_config *cfg, const char *path)
+list_add(struct config_list *l, const char *s)
 {
 	char **v, *p;
 
-	if ((p = strdup(path)) == NULL)
+	if ((p = strdup(s)) == NULL)
 		return -1;
-	v = realloc(cfg->pem_files, (cfg->n_pem + 1) * sizeof(*v));
-	if (v == NULL) {
+	if ((v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL) {
 		free(p);
 		return -1;
 	}
-	v[cfg->n_pem++] = p;
-	cfg->pem_files = v;
+	v[l->n++] = p;
+	l->v = v;
 	return 0;
+}
+
+static void
+list_free(struct config_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
 }
 
 /* Set option o from the text value v; errors name the option as the user
@@ -261,6 +286,7 @@ static int
 opt_set(struct stud_config *cfg, const struct opt *o, const char *v,
     const char *where, char *errbuf, size_t errlen)
 {
+	struct config_addr a;
 	int b;
 	long n;
 	char *s;
@@ -288,6 +314,10 @@ opt_set(struct stud_config *cfg, const struct opt *o, const char *v,
 		*(char **)field(cfg, o) = s;
 		break;
 	case OPT_ADDR:
+		if (*v == '\0') {		/* unset */
+			memset(field(cfg, o), 0, sizeof(struct config_addr));
+			break;
+		}
 		if (config_parse_addr(v, field(cfg, o)) == -1) {
 			seterr(errbuf, errlen, "invalid address '%s' for %s: "
 			    "expected HOST,PORT or [HOST]:PORT with a port "
@@ -295,10 +325,17 @@ opt_set(struct stud_config *cfg, const struct opt *o, const char *v,
 			return -1;
 		}
 		break;
-	case OPT_PEM:
+	case OPT_ADDRLIST:
+		if (*v != '\0' && config_parse_addr(v, &a) == -1) {
+			seterr(errbuf, errlen, "invalid address '%s' for %s: "
+			    "expected HOST,PORT or [HOST]:PORT", v, where);
+			return -1;
+		}
+		/* FALLTHROUGH */
+	case OPT_LIST:
 		if (*v == '\0')
 			break;
-		if (add_pem(cfg, v) == -1)
+		if (list_add(field(cfg, o), v) == -1)
 			goto nomem;
 		break;
 	case OPT_CLI:
@@ -344,12 +381,13 @@ config_free(struct stud_config *cfg)
 {
 	size_t i;
 
-	for (i = 0; i < NOPTS; i++)
-		if (opts[i].type == OPT_STR && cfg->given != NULL)
+	for (i = 0; i < NOPTS && cfg->given != NULL; i++) {
+		if (opts[i].type == OPT_STR)
 			free(*(char **)field(cfg, &opts[i]));
-	for (i = 0; i < cfg->n_pem; i++)
-		free(cfg->pem_files[i]);
-	free(cfg->pem_files);
+		else if (opts[i].type == OPT_LIST ||
+		    opts[i].type == OPT_ADDRLIST)
+			list_free(field(cfg, &opts[i]));
+	}
 	free(cfg->given);
 	free(cfg->config_file);
 	memset(cfg, 0, sizeof(*cfg));
@@ -478,6 +516,13 @@ config_check(struct stud_config *cfg, char *errbuf, size_t errlen)
 		seterr(errbuf, errlen, "the backend needs a host, not '*'");
 		return -1;
 	}
+	if ((*cfg->sync_listen.host != '\0' || cfg->sync_peers.n > 0) &&
+	    (cfg->session_cache <= 0 || *cfg->sync_key_file == '\0')) {
+		seterr(errbuf, errlen, "--shared-cache-listen and "
+		    "--shared-cache-peer need --session-cache and "
+		    "--shared-cache-key");
+		return -1;
+	}
 	if (cfg->daemonize)
 		cfg->quiet = 1;
 	return 0;
@@ -590,7 +635,7 @@ config_parse_cli(struct stud_config *cfg, int argc, char **argv, char *errbuf,
 	if (act != CONFIG_RUN)
 		return act;
 	for (; optind < argc; optind++)
-		if (add_pem(cfg, argv[optind]) == -1) {
+		if (list_add(&cfg->pem, argv[optind]) == -1) {
 			seterr(errbuf, errlen, "out of memory");
 			return CONFIG_ERROR;
 		}
@@ -658,9 +703,12 @@ config_usage(FILE *out, const char *argv0)
 }
 
 static void
-print_value(FILE *out, const struct stud_config *cfg, const struct opt *o)
+print_value(FILE *out, const struct stud_config *cfg, const struct opt *o,
+    int comments)
 {
 	const struct config_addr *a;
+	const struct config_list *l;
+	size_t k;
 
 	switch (o->type) {
 	case OPT_BOOL:
@@ -677,9 +725,19 @@ print_value(FILE *out, const struct stud_config *cfg, const struct opt *o)
 		break;
 	case OPT_ADDR:
 		a = cfield(cfg, o);
-		fprintf(out, "%s = \"[%s]:%s\"\n", o->name, a->host, a->port);
+		if (*a->host == '\0')
+			fprintf(out, "%s = \"\"\n", o->name);
+		else
+			fprintf(out, "%s = \"[%s]:%s\"\n", o->name, a->host,
+			    a->port);
 		break;
-	case OPT_PEM:
+	case OPT_LIST:
+	case OPT_ADDRLIST:
+		l = cfield(cfg, o);
+		if (l->n == 0 && comments)
+			fprintf(out, "# %s = \"%s\"\n", o->name, o->arg);
+		for (k = 0; k < l->n; k++)
+			fprintf(out, "%s = \"%s\"\n", o->name, l->v[k]);
 		break;
 	case OPT_CLI:
 		break;
@@ -689,7 +747,7 @@ print_value(FILE *out, const struct stud_config *cfg, const struct opt *o)
 void
 config_print(FILE *out, const struct stud_config *cfg, int comments)
 {
-	size_t i, k;
+	size_t i;
 
 	if (comments)
 		fprintf(out, "# stud %s configuration file.\n# Every key "
@@ -706,22 +764,13 @@ config_print(FILE *out, const struct stud_config *cfg, int comments)
 				fprintf(out, "\n# === %s ===\n", o->section);
 			fprintf(out, "\n# %s\n", o->help);
 		}
-		if (o->type != OPT_PEM && o->def == NULL) {	/* an alias */
+		if (o->def == NULL) {	/* an alias */
 			if (comments) {
 				fputs("# ", out);
-				print_value(out, cfg, o);
+				print_value(out, cfg, o, comments);
 			}
 			continue;
 		}
-		if (o->type != OPT_PEM) {
-			print_value(out, cfg, o);
-			continue;
-		}
-		if (cfg->n_pem == 0 && comments)
-			fprintf(out, "# %s = \"/etc/stud/cert.pem\"\n",
-			    o->name);
-		for (k = 0; k < cfg->n_pem; k++)
-			fprintf(out, "%s = \"%s\"\n", o->name,
-			    cfg->pem_files[k]);
+		print_value(out, cfg, o, comments);
 	}
 }

@@ -14,6 +14,12 @@ struct config_addr {
 	char	port[8];
 };
 
+/* A repeatable option's values, in the order given. */
+struct config_list {
+	char  **v;
+	size_t	n;
+};
+
 struct stud_config {
 	/* ENCRYPTION */
 	int	tls;			/* TLS 1.2 and 1.3 (default) */
@@ -30,6 +36,10 @@ struct stud_config {
 	long	backlog;
 	long	keepalive;
 	long	session_cache;		/* shared cache slots, 0 = none */
+	struct config_addr sync_listen;	/* UDP, host "" = none */
+	struct config_list sync_peers;
+	char   *sync_iface;		/* IFACE[,TTL] for multicast */
+	char   *sync_key_file;
 	long	ssl_handshake_timeout;
 	long	backend_connect_timeout;
 	long	idle_timeout;
@@ -52,8 +62,7 @@ struct stud_config {
 	int	write_proxy;
 	int	proxy_proxy;
 	/* certificates: the last one is the default */
-	char  **pem_files;
-	size_t	n_pem;
+	struct config_list pem;
 	/* command-line only */
 	int	test_only;
 	/* which options were given explicitly (indexed like the option table) */

@@ -29,6 +29,7 @@
 #include "configuration.h"
 #include "daemon.h"
 #include "log.h"
+#include "peersync.h"
 #include "proxy.h"
 #include "tls.h"
 #include "worker.h"
@@ -187,8 +188,6 @@ static int
 bind_frontend(struct setup *s, const struct setup *running, char *err,
     size_t len)
 {
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
 	struct addrinfo *ai;
 	char name[128];
 	int one = 1, v6only = strcmp(s->cfg.frontend.host, "*") != 0;
@@ -218,11 +217,29 @@ bind_frontend(struct setup *s, const struct setup *running, char *err,
 		return -1;
 	}
 	freeaddrinfo(ai);
+	s->listen_fd = fd;
+	return 0;
+}
+
+static void
+log_listening(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char name[128];
+
 	getsockname(fd, (struct sockaddr *)&ss, &sslen);
 	format_addr((struct sockaddr *)&ss, name, sizeof(name));
 	log_info("listening on %s", name);
-	s->listen_fd = fd;
-	return 0;
+}
+
+/* An empty setup, holding nothing. */
+static void
+setup_init(struct setup *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->listen_fd = -1;
+	s->sync_fd = -1;
 }
 
 /* Release what s holds that keep (the setup staying in force) does not. */
@@ -232,10 +249,10 @@ setup_free(struct setup *s, const struct setup *keep)
 	if (s->listen_fd != -1 && (keep == NULL ||
 	    keep->listen_fd != s->listen_fd))
 		close(s->listen_fd);
+	peersync_release(s, keep);
 	SSL_CTX_free(s->ctx);
 	config_free(&s->cfg);
-	memset(s, 0, sizeof(*s));
-	s->listen_fd = -1;
+	setup_init(s);
 }
 
 /* Make everything s->cfg asks for; bind only when listening is wanted.
@@ -247,8 +264,11 @@ setup_complete(struct setup *s, const struct setup *running, int listen,
 	if ((s->ctx = tls_ctx_new(&s->cfg, err, len)) == NULL ||
 	    resolve_backend(s, err, len) == -1 ||
 	    lookup_identity(s, err, len) == -1 ||
-	    (listen && bind_frontend(s, running, err, len) == -1))
+	    (listen && (bind_frontend(s, running, err, len) == -1 ||
+	    peersync_prepare(s, running, err, len) == -1)))
 		return -1;
+	if (listen && (running == NULL || running->listen_fd != s->listen_fd))
+		log_listening(s->listen_fd);
 	return 0;
 }
 
@@ -490,8 +510,7 @@ parent_reload(void)
 	size_t first_old = nretirees;
 
 	daemon_notify("RELOADING=1");
-	memset(&next, 0, sizeof(next));
-	next.listen_fd = -1;
+	setup_init(&next);
 	if (load_config(&next.cfg, err, sizeof(err)) != CONFIG_RUN ||
 	    setup_complete(&next, &cur, 1, err, sizeof(err)) == -1 ||
 	    switch_log_file(&next.cfg, err, sizeof(err)) == -1 ||
@@ -614,7 +633,7 @@ parse_options(int argc, char **argv)
 
 	saved_argc = argc;
 	saved_argv = argv;
-	cur.listen_fd = -1;
+	setup_init(&cur);
 	act = load_config(&cur.cfg, err, sizeof(err));
 	switch (act) {
 	case CONFIG_HELP:

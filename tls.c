@@ -51,6 +51,7 @@ static EVP_CIPHER		*ticket_cipher;
 #define SHARED_SESSION_MAX	2048
 
 static struct shctx	*shared_cache;
+static tls_session_hook	 session_hook;
 static long		 shared_cache_slots;
 
 static int
@@ -65,9 +66,27 @@ shared_new_cb(SSL *ssl, SSL_SESSION *sess)
 	id = SSL_SESSION_get_id(sess, &idlen);
 	len = i2d_SSL_SESSION(sess, NULL);
 	if (len > 0 && len <= (int)sizeof(buf) &&
-	    i2d_SSL_SESSION(sess, &p) == len)
+	    i2d_SSL_SESSION(sess, &p) == len) {
 		shctx_store(shared_cache, id, idlen, buf, (size_t)len);
+		if (session_hook != NULL)
+			session_hook(id, idlen, buf, (size_t)len);
+	}
 	return 0;		/* we keep no reference to sess */
+}
+
+void
+tls_set_session_hook(tls_session_hook hook)
+{
+	session_hook = hook;
+}
+
+int
+tls_shared_cache_store(const unsigned char *id, size_t idlen,
+    const unsigned char *der, size_t len)
+{
+	if (shared_cache == NULL)
+		return -1;
+	return shctx_store(shared_cache, id, idlen, der, len) == 0 ? 0 : -1;
 }
 
 static SSL_SESSION *
@@ -444,7 +463,7 @@ tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
 	SSL_CTX *ctx;
 	size_t i;
 
-	if (cfg->n_pem == 0) {
+	if (cfg->pem.n == 0) {
 		snprintf(errbuf, errlen, "no certificate: give a PEM file");
 		return NULL;
 	}
@@ -463,8 +482,8 @@ tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
 	    tls_setup_tickets(ctx, cfg, errbuf, errlen) == -1 ||
 	    tls_setup_session_cache(ctx, cfg, errbuf, errlen) == -1)
 		goto fail;
-	for (i = 0; i < cfg->n_pem; i++)
-		if (tls_load_pem(ctx, cfg->pem_files[i], errbuf, errlen) == -1)
+	for (i = 0; i < cfg->pem.n; i++)
+		if (tls_load_pem(ctx, cfg->pem.v[i], errbuf, errlen) == -1)
 			goto fail;
 	return ctx;
 fail:

@@ -22,6 +22,19 @@ SSL_CTX	*tls_ctx_new(const struct stud_config *cfg, char *errbuf,
  * cache is made by the first tls_ctx_new() and kept across reloads. */
 long	tls_shared_cache_slots(void);
 
+#ifdef USE_SHARED_CACHE
+/* Called with each new session put in the shared cache (DER). */
+typedef void (*tls_session_hook)(const unsigned char *id, size_t idlen,
+    const unsigned char *der, size_t len);
+
+/* Have hook called for every new session stored in the shared cache. */
+void	tls_set_session_hook(tls_session_hook hook);
+
+/* Store a session received from a peer. Returns 0, or -1. */
+int	tls_shared_cache_store(const unsigned char *id, size_t idlen,
+	    const unsigned char *der, size_t len);
+#endif
+
 /* Make a server SSL for one accepted socket; NULL if memory ran out. */
 SSL	*tls_session_new(SSL_CTX *ctx, int fd);
 

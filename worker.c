@@ -22,6 +22,7 @@
 
 #include "configuration.h"
 #include "log.h"
+#include "peersync.h"
 #include "proxy.h"
 #include "ringbuffer.h"
 #include "tls.h"
@@ -813,6 +814,7 @@ worker_run(const struct setup *s, int parent_fd)
 	ev_io_start(loop, &parent_watch);
 	ev_signal_init(&term_watch, term_cb, SIGTERM);
 	ev_signal_start(loop, &term_watch);
+	peersync_start(s);
 	ev_run(loop, 0);
 	exit(0);
 }

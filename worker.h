@@ -21,6 +21,13 @@ struct setup {
 	gid_t			 gid;		/* -u or -g, when drop_gid */
 	int			 drop_uid;
 	int			 drop_gid;
+	/* peer sync of the shared session cache (peersync.c) */
+	int			 sync_fd;	/* UDP socket, -1 if none */
+	int			 sync_owned;	/* this setup bound sync_fd */
+	struct sockaddr_storage	*peers;
+	size_t			 n_peers;
+	unsigned char		 sync_secret[256];
+	size_t			 sync_secret_len;
 };
 
 /* Become a worker of s: unblock signals, chroot and drop privileges, then

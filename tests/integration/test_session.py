@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from harness import run_stud_expect_failure
+from harness import run_stud_expect_failure, wait_until
 
 ATTEMPTS = 40
 
@@ -196,7 +196,8 @@ def test_shared_cache_survives_killed_workers(start_stud, backend, stud_bin):
         for _ in range(6):
             victim = s.wait_workers(4)[0]
             os.kill(victim, signal.SIGKILL)
-            s.wait_workers(4, timeout=5)
+            assert wait_until(lambda: victim not in s.workers() and
+                              len(s.workers()) == 4, 5.0), s.stderr()
     finally:
         stop.set()
         for t in threads:
@@ -205,3 +206,118 @@ def test_shared_cache_survives_killed_workers(start_stud, backend, stud_bin):
     session, _ = _request(ctx, s.port)
     resumed = _resumed_count(ctx, s.port, 100)
     assert resumed >= 99, resumed
+
+
+# ---------------------------------------------------------------------------
+# UDP peer sync between stud instances
+# ---------------------------------------------------------------------------
+def _free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.bind(("127.0.0.1", 0))
+        return u.getsockname()[1]
+
+
+def _sync_key(tmp_path):
+    r = subprocess.run(["openssl", "rand", "-base64", "32"],
+                       capture_output=True, check=True, timeout=10)
+    p = tmp_path / "sync.key"
+    p.write_bytes(r.stdout)
+    return p
+
+
+def _peer(start_stud, be_port, key, listen, *peers):
+    args = ["-C", "100", "--shared-cache-key=%s" % key,
+            "-U", "127.0.0.1,%d" % listen]
+    for p in peers:
+        args += ["-P", "127.0.0.1,%d" % p]
+    return start_stud(be_port, *args)
+
+
+def test_peers_resume_each_others_sessions(start_stud, backend, stud_bin,
+                                           tmp_path):
+    _shared_only(stud_bin)
+    be = backend("http")
+    key = _sync_key(tmp_path)
+    ua, ub = _free_udp_port(), _free_udp_port()
+    a = _peer(start_stud, be.port, key, ua, ub)
+    b = _peer(start_stud, be.port, key, ub, ua)
+    ctx = _tls12_ctx()
+    import time
+    for first, second in ((a, b), (b, a)):
+        session, reused = _request(ctx, first.port)
+        assert not reused
+        time.sleep(0.2)      # the UDP packet's way to the peer
+        assert _request(ctx, second.port, session)[1], \
+            "session made on one peer not resumed on the other"
+
+
+def test_peer_packets_forged_replayed_truncated_are_dropped(
+        start_stud, backend, stud_bin, tmp_path):
+    import re
+    import time
+    _shared_only(stud_bin)
+    be = backend("http")
+    key = _sync_key(tmp_path)
+    spy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    spy.bind(("127.0.0.1", 0))
+    spy.settimeout(5)
+    try:
+        ua, ub = _free_udp_port(), _free_udp_port()
+        a = _peer(start_stud, be.port, key, ua, ub, spy.getsockname()[1])
+        b = _peer(start_stud, be.port, key, ub)
+        ctx = _tls12_ctx()
+        session, _ = _request(ctx, a.port)
+        pkt = spy.recv(2048)           # the genuine packet A sent
+        time.sleep(0.2)
+        assert _request(ctx, b.port, session)[1], "B got A's session"
+        forged = bytearray(pkt)
+        forged[40] ^= 0x01
+        for p in (pkt, pkt[:40], bytes(forged)):   # replay, cut, forged
+            spy.sendto(p, ("127.0.0.1", ub))
+
+        def counts():
+            m = re.findall(r"(\d+) forged, (\d+) replayed, \d+ stale, "
+                           r"(\d+) truncated", b.stderr())
+            return m and tuple(map(int, m[-1])) == (1, 1, 1)
+
+        assert wait_until(counts, 5.0), b.stderr()
+        assert _request(ctx, b.port, session)[1], "B still serves"
+    finally:
+        spy.close()
+
+
+def test_peer_sync_needs_key_and_cache(stud_bin, certs):
+    rc, err, _ = run_stud_expect_failure(
+        ["-U", "127.0.0.1,%d" % _free_udp_port(), "-t", str(certs.rsa_pem)])
+    assert rc != 0 and "--shared-cache-key" in err
+
+
+def test_peers_over_multicast(start_stud, backend, stud_bin, tmp_path):
+    """-M lo: both instances join a group on the loopback interface; a
+    session made on one resumes on the other."""
+    import random
+    import time
+    _shared_only(stud_bin)
+    be = backend("http")
+    key = _sync_key(tmp_path)
+    group = "239.%d.%d.%d" % tuple(random.randint(1, 254) for _ in range(3))
+    port = _free_udp_port()
+    args = ["-C", "100", "--shared-cache-key=%s" % key, "-M", "lo",
+            "-U", "%s,%d" % (group, port), "-P", "%s,%d" % (group, port)]
+    a = start_stud(be.port, *args)
+    b = start_stud(be.port, *args)
+    ctx = _tls12_ctx()
+    session, _ = _request(ctx, a.port)
+    time.sleep(0.3)
+    assert _request(ctx, b.port, session)[1]
+
+
+def test_peer_sync_unknown_interface(stud_bin, certs, tmp_path):
+    if not _shared_build(stud_bin):
+        pytest.skip("needs a USE_SHARED_CACHE=1 build")
+    key = _sync_key(tmp_path)
+    rc, err, _ = run_stud_expect_failure(
+        ["-C", "10", "--shared-cache-key=%s" % key, "-M", "nosuchif0",
+         "-U", "239.1.2.3,%d" % _free_udp_port(), "-f", "127.0.0.1,0",
+         str(certs.rsa_pem)])
+    assert rc != 0 and "nosuchif0" in err and len(err.splitlines()) == 1
