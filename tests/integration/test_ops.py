@@ -306,3 +306,27 @@ def test_sigusr1_reopens_moved_log_file(start_stud, backend, tmp_path):
         "the new connection was not logged to the new file"
     assert len(_conn_lines(rotated)) == 1
     assert "log file reopened" in log.read_text()
+
+
+def _limits(pid):
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return soft, hard
+    raise AssertionError("no fd limit line")
+
+
+def test_fd_limit_raised_and_warned(start_stud, backend):
+    be = backend("http")
+    old = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, old[1]))
+    try:
+        s = start_stud(be.port, "--max-connections=1000000")
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, old)
+    (worker,) = s.wait_workers(1)
+    soft, hard = _limits(worker)
+    assert hard != "256"
+    assert soft == hard, "soft limit not raised to the hard limit"
+    assert "cannot hold --max-connections=1000000" in s.stderr()

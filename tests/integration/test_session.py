@@ -321,3 +321,24 @@ def test_peer_sync_unknown_interface(stud_bin, certs, tmp_path):
          "-U", "239.1.2.3,%d" % _free_udp_port(), "-f", "127.0.0.1,0",
          str(certs.rsa_pem)])
     assert rc != 0 and "nosuchif0" in err and len(err.splitlines()) == 1
+
+
+def test_ticket_key_file_reread_on_reload(start_stud, backend, tmp_path):
+    import os
+    import signal
+    import time
+    be = backend("http")
+    keys = tmp_path / "keys"
+    k1, k2 = _key_file(tmp_path, "k1"), _key_file(tmp_path, "k2")
+    keys.write_bytes(k1.read_bytes())
+    a = start_stud(be.port, "--ticket-key-file=%s" % keys)
+    b = start_stud(be.port, "--ticket-key-file=%s" % k2)
+    ctx = _ctx(maximum=ssl.TLSVersion.TLSv1_3)
+    old, _ = _request(ctx, a.port)
+    keys.write_bytes(k2.read_bytes())
+    os.kill(a.pid, signal.SIGHUP)
+    assert wait_until(lambda: "configuration reloaded" in a.stderr(), 10.0)
+    time.sleep(0.2)
+    assert not _request(ctx, a.port, old)[1], "old key still decrypts"
+    new, _ = _request(ctx, a.port)
+    assert _request(ctx, b.port, new)[1], "new key (shared with b) not used"
