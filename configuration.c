@@ -693,7 +693,7 @@ config_usage(FILE *out, const char *argv0)
 		fprintf(out, "  %-32s", left);
 		if (n > 31)
 			fprintf(out, "\n%34s", "");
-		if (o->def != NULL && o->type != OPT_BOOL)
+		if (o->def != NULL && *o->def != '\0' && o->type != OPT_BOOL)
 			snprintf(text, sizeof(text), "%s (default: \"%s\")",
 			    o->help, o->def);
 		else
