@@ -330,3 +330,40 @@ def test_fd_limit_raised_and_warned(start_stud, backend):
     assert hard != "256"
     assert soft == hard, "soft limit not raised to the hard limit"
     assert "cannot hold --max-connections=1000000" in s.stderr()
+
+
+def test_backend_accepting_late_is_still_served(start_stud):
+    """The backend's accept queue is full when stud connects; it frees up
+    after a second: within --backend-connect-timeout the client is served."""
+    lsock, fillers = _unaccepting_backend()
+    try:
+        port = lsock.getsockname()[1]
+        s = start_stud(port, "--backend-connect-timeout=10")
+        c = tls_connect(s.port)
+        c.sendall(b"late")
+        time.sleep(1.0)
+        for f in fillers:            # drain the queue: accept and drop
+            f.close()
+        lsock.settimeout(10)
+        conn = None
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            conn, _ = lsock.accept()
+            conn.settimeout(0.5)
+            try:
+                data = conn.recv(4)
+            except socket.timeout:
+                data = b""
+            if data == b"late":
+                break
+            conn.close()
+            conn = None
+        assert conn is not None, "stud's connection never arrived"
+        conn.sendall(b"served")
+        assert recv_exact(c, 6) == b"served"
+        conn.close()
+        c.close()
+    finally:
+        for f in fillers:
+            f.close()
+        lsock.close()
