@@ -608,3 +608,63 @@ def test_crash_loop_backs_off(start_stud, backend):
     assert wait_until(lambda: s.workers(), 12.0, interval=0.05)
     raw, _ = http_get(s.port)
     assert _body(raw)[1] == HTTP_BODY
+
+
+# ---------------------------------------------------------------------------
+# the build and the demo
+# ---------------------------------------------------------------------------
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def test_make_builds_and_cleans(tmp_path):
+    """A copy of the tracked sources builds ./stud with -Werror; make clean
+    removes everything the build made."""
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True,
+                           text=True, check=True, timeout=30).stdout.split()
+    src = tmp_path / "src"
+    for f in files:
+        (src / f).parent.mkdir(parents=True, exist_ok=True)
+        (src / f).write_bytes(open(os.path.join(REPO, f), "rb").read())
+    r = subprocess.run(["make", "-s", "stud"], cwd=src, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert os.access(src / "stud", os.X_OK)
+    v = subprocess.run([str(src / "stud"), "-V"], capture_output=True,
+                       text=True, timeout=10)
+    assert v.stdout.startswith("stud ")
+    r = subprocess.run(["make", "-s", "clean"], cwd=src, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert not (src / "stud").exists() and not (src / "build").exists()
+    assert sorted(p.relative_to(src).as_posix() for p in src.rglob("*")
+                  if p.is_file()) == sorted(files), "clean left files"
+
+
+def test_demo_script_serves_the_printed_curl(tmp_path):
+    """tests/demo.sh (what `make run` starts after building) makes a
+    certificate, starts the demo backend and stud, and prints a curl command
+    that works. Ports are free ones here, via its environment overrides."""
+    port, bport = free_port(), free_port()
+    env = dict(os.environ, STUD_DEMO_PORT=str(port),
+               STUD_DEMO_BACKEND_PORT=str(bport))
+    out = tmp_path / "demo.out"
+    with open(out, "wb") as f:
+        p = subprocess.Popen(["sh", os.path.join(REPO, "tests", "demo.sh")],
+                             stdout=f, stderr=subprocess.STDOUT, env=env,
+                             start_new_session=True)
+    try:
+        curl_line = "curl -k https://127.0.0.1:%d/" % port
+        assert wait_until(lambda: curl_line in out.read_text()
+                          and "listening on" in out.read_text(), 30.0), \
+            out.read_text()
+
+        def served():
+            r = subprocess.run(curl_line.split() + ["-sS", "--max-time",
+                               "5"], capture_output=True, timeout=10)
+            return r.returncode == 0 and r.stdout
+        body = wait_until(served, 10.0)
+        assert body and b"Hello from the stud demo backend" in body
+    finally:
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait(timeout=10)
