@@ -24,7 +24,8 @@ ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(DEFS) \
 LDLIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lev -lssl -lcrypto)
 
 SHCTX_SRCS := shctx.c ebtree/ebtree.c ebtree/ebmbtree.c
-SRCS      := stud.c worker.c configuration.c ringbuffer.c tls.c log.c proxy.c daemon.c
+SRCS      := stud.c worker.c configuration.c ringbuffer.c tls.c certs.c log.c proxy.c \
+	     daemon.c
 ifeq ($(USE_SHARED_CACHE),1)
 VARIANT   ?= shared
 DEFS      += -DUSE_SHARED_CACHE -pthread
@@ -38,10 +39,12 @@ OBJS      := $(SRCS:%.c=$(OBJDIR)/%.o)
 # Debian packages each step needs, installed only when missing.
 BUILD_DEPS := gcc make pkg-config libev-dev libssl-dev
 RUN_DEPS   := openssl python3 curl
-TEST_DEPS  := clang python3 python3-pytest curl openssl gnutls-bin haproxy procps \
-	      iproute2 man-db
+TEST_DEPS  := clang libclang-rt-14-dev python3 python3-pytest curl openssl \
+	      gnutls-bin haproxy procps iproute2 man-db testssl.sh sslscan \
+	      util-linux
 
-.PHONY: all run test unit integration deps-build deps-test install clean variants
+.PHONY: all run test unit integration deps-build deps-run deps-test install \
+	clean variants
 
 all: stud
 
@@ -133,7 +136,10 @@ integration:
 test: deps-test
 	@$(MAKE) --no-print-directory variants
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory integration
+
+include tests/fuzz/fuzz.mk
 
 # --- install ----------------------------------------------------------
 install: stud

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "configuration.h"
 
@@ -22,6 +24,8 @@ enum opt_type {
 	OPT_ADDR,	/* HOST,PORT or [HOST]:PORT */
 	OPT_LIST,	/* repeatable string */
 	OPT_ADDRLIST,	/* repeatable address */
+	OPT_FRONTLIST,	/* repeatable address[+certificate] */
+	OPT_BACKEND,	/* address, or a UNIX socket path */
 	OPT_CLI		/* command-line only action */
 };
 
@@ -55,16 +59,38 @@ static const struct opt opts[] = {
 	  "stud's forward-secret AEAD list", 0 },
 	{ "ssl-engine", 'e', OPT_STR, F(engine), "", 0, 0, "NAME", NULL,
 	  "Load this OpenSSL engine or provider", 0 },
+	{ "tls-protos", 0, OPT_STR, F(tls_protos), "", 0, 0, "LIST", NULL,
+	  "Protocol versions to accept, any of TLSv1 TLSv1.1 TLSv1.2 TLSv1.3 "
+	  "(instead of --tls or --ssl)", 0 },
+	{ "ciphersuites", 0, OPT_STR, F(ciphersuites), "", 0, 0, "LIST", NULL,
+	  "TLS 1.3 cipher suites, OpenSSL syntax; empty means OpenSSL's", 0 },
+	{ "ecdh-curve", 0, OPT_STR, F(ecdh_curve), "", 0, 0, "LIST", NULL,
+	  "Key exchange groups in order of preference, e.g. X25519:P-256; "
+	  "empty means OpenSSL's", 0 },
+	{ "alpn-protos", 0, OPT_STR, F(alpn_protos), "", 0, 0, "LIST", NULL,
+	  "Application protocols to offer, comma-separated, in the server's "
+	  "order of preference, e.g. h2,http/1.1", 0 },
+	{ "sni-nomatch-abort", 0, OPT_BOOL, F(sni_nomatch_abort), "off", 0, 0,
+	  NULL, NULL, "Refuse a client asking for a name no certificate has "
+	  "(unrecognized_name alert)", 0 },
+	{ "client-verify", 0, OPT_STR, F(client_verify), "none", 0, 0,
+	  "MODE", NULL, "Client certificates: none, optional or required", 0 },
+	{ "client-verify-ca", 0, OPT_STR, F(client_verify_ca), "", 0, 0,
+	  "FILE", NULL, "CA certificates that client certificates must "
+	  "chain to (PEM)", 0 },
 	{ "ticket-key-file", 0, OPT_STR, F(ticket_key_file), "", 0, 0, "FILE",
 	  NULL, "Session ticket keys, one base64 line of 80 bytes each "
 	  "(openssl rand -base64 80); the first encrypts, all decrypt. "
 	  "Empty: a random key shared by all workers", 0 },
 	{ "prefer-server-ciphers", 'O', OPT_BOOL, F(prefer_server_ciphers),
 	  "off", 0, 0, NULL, NULL, "Prefer the server's cipher order", 0 },
-	{ "backend", 'b', OPT_ADDR, F(backend), "[127.0.0.1]:8000", 0, 0,
-	  "HOST,PORT", "SOCKET", "Backend to connect to", 0 },
-	{ "frontend", 'f', OPT_ADDR, F(frontend), "[*]:8443", 0, 0,
-	  "HOST,PORT", NULL, "Frontend to listen on (* = every address)", 0 },
+	{ "backend", 'b', OPT_BACKEND, F(backend), "[127.0.0.1]:8000", 0, 0,
+	  "HOST,PORT", "SOCKET", "Backend to connect to; a path starting "
+	  "with / is a UNIX-domain socket", 0 },
+	{ "frontend", 'f', OPT_FRONTLIST, F(frontends), "[*]:8443", 0, 0,
+	  "HOST,PORT[+CERT]", NULL, "Frontend to listen on (* = every address, "
+	  "IPv4 and IPv6); repeatable; +CERT gives it its own default "
+	  "certificate", 0 },
 	{ "workers", 'n', OPT_LONG, F(workers), "1", 1, 1024, "NUM",
 	  "PERFORMANCE", "Number of worker processes", 0 },
 	{ "backlog", 'B', OPT_LONG, F(backlog), "100", 1, INT_MAX, "NUM", NULL,
@@ -135,6 +161,11 @@ static const struct opt opts[] = {
 	  "before the data", 0 },
 	{ "write-proxy", 0, OPT_BOOL, F(write_proxy), "off", 0, 0, NULL, NULL,
 	  "Send a PROXY protocol v1 line to the backend before the data", 0 },
+	{ "write-proxy-v1", 0, OPT_BOOL, F(write_proxy), NULL, 0, 0, NULL, NULL,
+	  "Alias of --write-proxy", 0 },
+	{ "write-proxy-v2", 0, OPT_BOOL, F(write_proxy_v2), "off", 0, 0, NULL,
+	  NULL, "Send a binary PROXY protocol v2 header to the backend before "
+	  "the data, with the ALPN, SNI and TLS details", 0 },
 	{ "proxy-proxy", 0, OPT_BOOL, F(proxy_proxy), "off", 0, 0, NULL, NULL,
 	  "Read a PROXY line sent in clear by a balancer before the handshake "
 	  "and pass it on to the backend", 0 },
@@ -252,6 +283,29 @@ config_parse_addr(const char *s, struct config_addr *a)
 	return 0;
 }
 
+int
+config_parse_frontend(const char *s, struct config_addr *a, char *cert,
+    size_t certlen)
+{
+	char addr[300];
+	const char *port = strrchr(s, ',');
+	const char *plus;
+
+	if (s[0] == '[' && (port = strstr(s, "]:")) != NULL)
+		port++;
+	if (port == NULL || (plus = strchr(port, '+')) == NULL) {
+		*cert = '\0';
+		return config_parse_addr(s, a);
+	}
+	if ((size_t)(plus - s) >= sizeof(addr) || plus[1] == '\0' ||
+	    strlen(plus + 1) >= certlen)
+		return -1;
+	memcpy(addr, s, (size_t)(plus - s));
+	addr[plus - s] = '\0';
+	snprintf(cert, certlen, "%s", plus + 1);
+	return config_parse_addr(addr, a);
+}
+
 static int
 list_add(struct config_list *l, const char *s)
 {
@@ -287,6 +341,7 @@ opt_set(struct stud_config *cfg, const struct opt *o, const char *v,
     const char *where, char *errbuf, size_t errlen)
 {
 	struct config_addr a;
+	char cert[4096];
 	int b;
 	long n;
 	char *s;
@@ -325,19 +380,50 @@ opt_set(struct stud_config *cfg, const struct opt *o, const char *v,
 			return -1;
 		}
 		break;
-	case OPT_ADDRLIST:
-		if (*v != '\0' && config_parse_addr(v, &a) == -1) {
-			seterr(errbuf, errlen, "invalid address '%s' for %s: "
-			    "expected HOST,PORT or [HOST]:PORT", v, where);
+	case OPT_BACKEND:
+		if (*v == '/') {
+			a = (struct config_addr){ .port = "" };
+			if (strlen(v) >= sizeof(((struct sockaddr_un *)0)->
+			    sun_path)) {
+				seterr(errbuf, errlen, "UNIX socket path too "
+				    "long for %s: %s", where, v);
+				return -1;
+			}
+			snprintf(a.host, sizeof(a.host), "%s", v);
+			*(struct config_addr *)field(cfg, o) = a;
+			break;
+		}
+		if (config_parse_addr(v, field(cfg, o)) == -1)
+			goto badaddr;
+		break;
+	case OPT_FRONTLIST:
+		if (config_parse_frontend(v, &a, cert, sizeof(cert)) == -1) {
+			seterr(errbuf, errlen, "invalid frontend '%s' for %s: "
+			    "expected HOST,PORT or [HOST]:PORT, optionally "
+			    "followed by +/path/to/cert.pem", v, where);
 			return -1;
 		}
+		goto list;
+	case OPT_ADDRLIST:
+		if (*v != '\0' && config_parse_addr(v, &a) == -1)
+			goto badaddr;
 		/* FALLTHROUGH */
 	case OPT_LIST:
+	list:
 		if (*v == '\0')
 			break;
+		/* a source's first value replaces the list (the defaults, or
+		 * what an earlier source gave); its next values add to it */
+		if (cfg->given[o - opts] != cfg->source) {
+			list_free(field(cfg, o));
+			cfg->given[o - opts] = cfg->source;
+			if (list_add(field(cfg, o), v) == -1)
+				goto nomem;
+			return 0;
+		}
 		if (list_add(field(cfg, o), v) == -1)
 			goto nomem;
-		break;
+		return 0;	/* given[] keeps the source */
 	case OPT_CLI:
 		seterr(errbuf, errlen, "%s is a command-line option only",
 		    where);
@@ -348,6 +434,10 @@ opt_set(struct stud_config *cfg, const struct opt *o, const char *v,
 bad:
 	seterr(errbuf, errlen, "invalid value '%s' for %s: expected "
 	    "on/off, yes/no, true/false or 1/0", v, where);
+	return -1;
+badaddr:
+	seterr(errbuf, errlen, "invalid address '%s' for %s: expected "
+	    "HOST,PORT or [HOST]:PORT with a port from 0 to 65535", v, where);
 	return -1;
 nomem:
 	seterr(errbuf, errlen, "out of memory");
@@ -373,6 +463,7 @@ config_init(struct stud_config *cfg)
 		}
 	}
 	memset(cfg->given, 0, NOPTS);
+	cfg->source = 1;
 	return 0;
 }
 
@@ -385,7 +476,8 @@ config_free(struct stud_config *cfg)
 		if (opts[i].type == OPT_STR)
 			free(*(char **)field(cfg, &opts[i]));
 		else if (opts[i].type == OPT_LIST ||
-		    opts[i].type == OPT_ADDRLIST)
+		    opts[i].type == OPT_ADDRLIST ||
+		    opts[i].type == OPT_FRONTLIST)
 			list_free(field(cfg, &opts[i]));
 	}
 	free(cfg->given);
@@ -455,6 +547,7 @@ config_parse_file(struct stud_config *cfg, const char *path, char *errbuf,
 	FILE *f;
 	int r = 0;
 
+	cfg->source++;			/* the file's lists replace earlier ones */
 	if ((f = fopen(path, "r")) == NULL) {
 		seterr(errbuf, errlen, "cannot read config file %s: %s", path,
 		    strerror(errno));
@@ -486,16 +579,109 @@ config_parse_file(struct stud_config *cfg, const char *path, char *errbuf,
 		r = -1;
 	}
 	fclose(f);
+	cfg->source++;			/* and later options replace the file's */
 	if (r == -1)
 		seterr(errbuf, errlen, "%s:%u: %s", path, lineno, msg);
 	return r;
 }
 
 int
+config_tls_protos(const char *s, unsigned *mask)
+{
+	static const char *names[] = { "TLSv1", "TLSv1.1", "TLSv1.2",
+	    "TLSv1.3" };
+	char word[16];
+	size_t n, i;
+
+	*mask = 0;
+	while (*s != '\0') {
+		n = strcspn(s, " ,");
+		if (n > 0) {
+			if (n >= sizeof(word))
+				return -1;
+			memcpy(word, s, n);
+			word[n] = '\0';
+			for (i = 0; i < 4 && strcasecmp(word, names[i]) != 0;
+			    i++)
+				;
+			if (i == 4)
+				return -1;
+			*mask |= 1u << i;
+		}
+		s += n;
+		s += *s != '\0';
+	}
+	return *mask != 0 ? 0 : -1;
+}
+
+/* Two frontends on one address would fight over it. */
+static int
+check_frontends(const struct stud_config *cfg, char *errbuf, size_t errlen)
+{
+	struct config_addr a, b;
+	char cert[4096];
+	size_t i, k;
+
+	for (i = 0; i < cfg->frontends.n; i++) {
+		config_parse_frontend(cfg->frontends.v[i], &a, cert,
+		    sizeof(cert));
+		for (k = 0; k < i; k++) {
+			config_parse_frontend(cfg->frontends.v[k], &b, cert,
+			    sizeof(cert));
+			if (strcasecmp(a.host, b.host) == 0 &&
+			    strcmp(a.port, b.port) == 0 && strcmp(a.port, "0")) {
+				seterr(errbuf, errlen, "duplicate frontend "
+				    "[%s]:%s", a.host, a.port);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int
+check_client_verify(const struct stud_config *cfg, char *errbuf,
+    size_t errlen)
+{
+	if (strcmp(cfg->client_verify, "none") != 0 &&
+	    strcmp(cfg->client_verify, "optional") != 0 &&
+	    strcmp(cfg->client_verify, "required") != 0) {
+		seterr(errbuf, errlen, "invalid value '%s' for "
+		    "--client-verify: expected none, optional or required",
+		    cfg->client_verify);
+		return -1;
+	}
+	if (strcmp(cfg->client_verify, "none") != 0 &&
+	    *cfg->client_verify_ca == '\0') {
+		seterr(errbuf, errlen, "--client-verify=%s needs "
+		    "--client-verify-ca", cfg->client_verify);
+		return -1;
+	}
+	return 0;
+}
+
+int
 config_check(struct stud_config *cfg, char *errbuf, size_t errlen)
 {
 	const struct opt *tls = opt_by_name("tls");
+	unsigned protos;
 
+	if (*cfg->tls_protos != '\0') {
+		if (config_tls_protos(cfg->tls_protos, &protos) == -1) {
+			seterr(errbuf, errlen, "invalid --tls-protos '%s': "
+			    "expected some of TLSv1 TLSv1.1 TLSv1.2 TLSv1.3",
+			    cfg->tls_protos);
+			return -1;
+		}
+		if (cfg->ssl || cfg->given[tls - opts]) {
+			seterr(errbuf, errlen, "--tls-protos cannot be "
+			    "combined with --tls or --ssl");
+			return -1;
+		}
+	}
+	if (check_frontends(cfg, errbuf, errlen) == -1 ||
+	    check_client_verify(cfg, errbuf, errlen) == -1)
+		return -1;
 	if (cfg->ssl && cfg->given[tls - opts]) {
 		seterr(errbuf, errlen, "--tls and --ssl are mutually "
 		    "exclusive");
@@ -507,9 +693,10 @@ config_check(struct stud_config *cfg, char *errbuf, size_t errlen)
 		seterr(errbuf, errlen, "no protocol left: set tls or ssl on");
 		return -1;
 	}
-	if (cfg->write_ip + cfg->write_proxy + cfg->proxy_proxy > 1) {
-		seterr(errbuf, errlen, "--write-ip, --write-proxy and "
-		    "--proxy-proxy are mutually exclusive");
+	if (cfg->write_ip + cfg->write_proxy + cfg->write_proxy_v2 +
+	    cfg->proxy_proxy > 1) {
+		seterr(errbuf, errlen, "--write-ip, --write-proxy, "
+		    "--write-proxy-v2 and --proxy-proxy are mutually exclusive");
 		return -1;
 	}
 	if (strcmp(cfg->backend.host, "*") == 0) {
@@ -599,7 +786,7 @@ config_parse_cli(struct stud_config *cfg, int argc, char **argv, char *errbuf,
 
 	build_getopt(lo, so);
 	opterr = 0;
-	optind = 1;
+	optind = 0;		/* glibc: a full reset, for reloads */
 	while ((c = getopt_long(argc, argv, so, lo, NULL)) != -1) {
 		if (c == '?' || c == ':')
 			return cli_bad_option(c, argv, errbuf, errlen);
@@ -724,12 +911,26 @@ print_value(FILE *out, const struct stud_config *cfg, const struct opt *o,
 		    *(char *const *)cfield(cfg, o));
 		break;
 	case OPT_ADDR:
+	case OPT_BACKEND:
 		a = cfield(cfg, o);
-		if (*a->host == '\0')
+		if (*a->port == '\0' && *a->host == '/')
+			fprintf(out, "%s = \"%s\"\n", o->name, a->host);
+		else if (*a->host == '\0')
 			fprintf(out, "%s = \"\"\n", o->name);
 		else
 			fprintf(out, "%s = \"[%s]:%s\"\n", o->name, a->host,
 			    a->port);
+		break;
+	case OPT_FRONTLIST:
+		l = cfield(cfg, o);
+		for (k = 0; k < l->n; k++) {
+			struct config_addr fa;
+			char cert[4096];
+
+			config_parse_frontend(l->v[k], &fa, cert, sizeof(cert));
+			fprintf(out, "%s = \"[%s]:%s%s%s\"\n", o->name, fa.host,
+			    fa.port, *cert ? "+" : "", cert);
+		}
 		break;
 	case OPT_LIST:
 	case OPT_ADDRLIST:

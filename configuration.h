@@ -8,7 +8,8 @@
 
 #define STUD_VERSION "1.0.0"
 
-/* An address as the user wrote it: host ("*" = any) and numeric port. */
+/* An address as the user wrote it: host ("*" = any) and numeric port; for
+ * a UNIX-domain socket (backend only), the path in host and port "". */
 struct config_addr {
 	char	host[256];
 	char	port[8];
@@ -27,9 +28,16 @@ struct stud_config {
 	char   *ciphers;		/* TLS <= 1.2 cipher list, "" = ours */
 	char   *engine;			/* OpenSSL engine or provider name */
 	int	prefer_server_ciphers;
+	char   *tls_protos;		/* "" = per --tls / --ssl */
+	char   *ciphersuites;		/* TLS 1.3 */
+	char   *ecdh_curve;		/* groups list */
+	char   *alpn_protos;		/* "h2,http/1.1" */
+	int	sni_nomatch_abort;
+	char   *client_verify;		/* none, optional, required */
+	char   *client_verify_ca;
 	char   *ticket_key_file;	/* session ticket keys, "" = random */
 	/* SOCKET */
-	struct config_addr frontend;
+	struct config_list frontends;	/* HOST,PORT[+CERT] */
 	struct config_addr backend;
 	/* PERFORMANCE */
 	long	workers;
@@ -60,13 +68,16 @@ struct stud_config {
 	char   *pidfile;
 	int	write_ip;
 	int	write_proxy;
+	int	write_proxy_v2;
 	int	proxy_proxy;
 	/* certificates: the last one is the default */
 	struct config_list pem;
 	/* command-line only */
 	int	test_only;
-	/* which options were given explicitly (indexed like the option table) */
+	/* which options were given explicitly (indexed like the option table;
+	 * for lists, the source that last set them) */
 	unsigned char *given;
+	unsigned char	source;		/* counts sources: command line, file */
 	/* the --config file last read, kept for reloads */
 	char   *config_file;
 };
@@ -104,6 +115,15 @@ int	config_check(struct stud_config *cfg, char *errbuf, size_t errlen);
 /* Parse "HOST,PORT" or "[HOST]:PORT" into a; "*" means any address.
  * Returns 0, or -1 if malformed. */
 int	config_parse_addr(const char *s, struct config_addr *a);
+
+/* Parse a frontend: "HOST,PORT" or "[HOST]:PORT", optionally followed by
+ * "+/path/cert.pem" (copied to cert, else cert is ""). Returns 0 or -1. */
+int	config_parse_frontend(const char *s, struct config_addr *a, char *cert,
+	    size_t certlen);
+
+/* Parse a --tls-protos list (TLSv1 TLSv1.1 TLSv1.2 TLSv1.3, separated by
+ * spaces or commas) into bits 0..3. Returns 0, or -1 if malformed. */
+int	config_tls_protos(const char *s, unsigned *mask);
 
 /* Print the help text for argv0 to out. */
 void	config_usage(FILE *out, const char *argv0);

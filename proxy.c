@@ -43,9 +43,11 @@ v1_check(const char *line)
 	for (char *t = strtok_r(copy, " ", &save); t != NULL && n < 7;
 	    t = strtok_r(NULL, " ", &save))
 		f[n++] = t;
-	if (n >= 2 && strcmp(f[1], "UNKNOWN") == 0)
+	if (strncmp(line, "PROXY UNKNOWN", 13) == 0 &&
+	    (line[13] == '\0' || line[13] == ' '))
 		return 0;
-	if (n != 6 || strchr(line, '\t') != NULL || strstr(line, "  ") != NULL)
+	if (n != 6 || strchr(line, '\t') != NULL || strstr(line, "  ") != NULL ||
+	    line[strlen(line) - 1] == ' ')
 		return -1;
 	if (strcmp(f[1], "TCP4") == 0)
 		af = AF_INET;
@@ -64,16 +66,17 @@ parse_v1(const unsigned char *buf, size_t len)
 	char line[PROXY_V1_MAX + 1];
 	size_t i;
 
-	for (i = 0; i < len && i < PROXY_V1_MAX; i++) {
+	/* the CR may stand at index PROXY_V1_MAX - 2 at most */
+	for (i = 0; i < len && i < PROXY_V1_MAX - 1; i++) {
 		if (buf[i] == '\r')
 			break;
 		if (buf[i] < 0x20 || buf[i] > 0x7e)
 			return -1;
 	}
 	if (i == len)
-		return len < PROXY_V1_MAX ? 0 : -1;
-	if (i == PROXY_V1_MAX || i + 1 == len)
-		return i == PROXY_V1_MAX ? -1 : 0;
+		return len < PROXY_V1_MAX - 1 ? 0 : -1;
+	if (i == PROXY_V1_MAX - 1 || i + 1 == len)
+		return i == PROXY_V1_MAX - 1 ? -1 : 0;
 	if (buf[i + 1] != '\n')
 		return -1;
 	memcpy(line, buf, i);
@@ -190,4 +193,107 @@ proxy_write_v1(char *buf, const struct sockaddr *client,
 		return snprintf(buf, PROXY_V1_MAX + 1, "PROXY UNKNOWN\r\n");
 	return snprintf(buf, PROXY_V1_MAX + 1, "PROXY TCP%d %s %s %u %u\r\n",
 	    cf, ch, lh, cp, lp);
+}
+
+/* Append one TLV; returns the new position, or 0 if it does not fit. */
+static size_t
+tlv(unsigned char *buf, size_t pos, size_t len, unsigned type,
+    const void *val, size_t vlen)
+{
+	if (vlen > 0xffff || pos + 3 + vlen > len)
+		return 0;
+	buf[pos] = (unsigned char)type;
+	buf[pos + 1] = (unsigned char)(vlen >> 8);
+	buf[pos + 2] = (unsigned char)vlen;
+	memcpy(buf + pos + 3, val, vlen);
+	return pos + 3 + vlen;
+}
+
+static inline size_t
+tlv_str(unsigned char *buf, size_t pos, size_t len, unsigned type,
+    const char *s)
+{
+	return s == NULL || pos == 0 ? pos : tlv(buf, pos, len, type, s,
+	    strlen(s));
+}
+
+/* The addresses block: 12 bytes for IPv4, 36 for IPv6, 0 otherwise; sets
+ * the family byte. */
+static size_t
+v2_addresses(unsigned char *p, unsigned char *fam,
+    const struct sockaddr *client, const struct sockaddr *local)
+{
+	const struct sockaddr_in6 *c6 = (const void *)client;
+	const struct sockaddr_in6 *l6 = (const void *)local;
+	const struct sockaddr_in *c4 = (const void *)client;
+	const struct sockaddr_in *l4 = (const void *)local;
+	const struct in_addr *ca, *la;
+
+	if (client->sa_family == AF_INET && local->sa_family == AF_INET) {
+		ca = &c4->sin_addr, la = &l4->sin_addr;
+		memcpy(p + 8, &c4->sin_port, 2);
+		memcpy(p + 10, &l4->sin_port, 2);
+	} else if (client->sa_family == AF_INET6 &&
+	    local->sa_family == AF_INET6 && (ca = mapped_v4(c6)) != NULL &&
+	    (la = mapped_v4(l6)) != NULL) {
+		memcpy(p + 8, &c6->sin6_port, 2);
+		memcpy(p + 10, &l6->sin6_port, 2);
+	} else if (client->sa_family == AF_INET6 &&
+	    local->sa_family == AF_INET6) {
+		*fam = 0x21;
+		memcpy(p, &c6->sin6_addr, 16);
+		memcpy(p + 16, &l6->sin6_addr, 16);
+		memcpy(p + 32, &c6->sin6_port, 2);
+		memcpy(p + 34, &l6->sin6_port, 2);
+		return 36;
+	} else {
+		*fam = 0x00;
+		return 0;
+	}
+	*fam = 0x11;
+	memcpy(p, ca, 4);
+	memcpy(p + 4, la, 4);
+	return 12;
+}
+
+/* The SSL TLV: flags, verify result, then its sub-TLVs. */
+static size_t
+v2_ssl(unsigned char *buf, size_t pos, size_t len, const struct proxy_tls *t)
+{
+	unsigned char sub[512];
+	size_t n = 5;
+
+	sub[0] = t->client;
+	sub[1] = (unsigned char)(t->verify >> 24);
+	sub[2] = (unsigned char)(t->verify >> 16);
+	sub[3] = (unsigned char)(t->verify >> 8);
+	sub[4] = (unsigned char)t->verify;
+	n = tlv_str(sub, n, sizeof(sub), PP2_SUBTYPE_SSL_VERSION, t->version);
+	n = tlv_str(sub, n, sizeof(sub), PP2_SUBTYPE_SSL_CN, t->cn);
+	n = tlv_str(sub, n, sizeof(sub), PP2_SUBTYPE_SSL_CIPHER, t->cipher);
+	return n == 0 ? 0 : tlv(buf, pos, len, PP2_TYPE_SSL, sub, n);
+}
+
+int
+proxy_write_v2(unsigned char *buf, size_t len, const struct sockaddr *client,
+    const struct sockaddr *local, const struct proxy_tls *tls)
+{
+	size_t pos;
+
+	if (len < 16 + 36)
+		return -1;
+	memcpy(buf, v2_sig, sizeof(v2_sig));
+	buf[12] = 0x21;				/* version 2, PROXY */
+	pos = 16 + v2_addresses(buf + 16, &buf[13], client, local);
+	if (tls->alpn != NULL && tls->alpn_len > 0)
+		pos = tlv(buf, pos, len, PP2_TYPE_ALPN, tls->alpn,
+		    tls->alpn_len);
+	pos = tlv_str(buf, pos, len, PP2_TYPE_AUTHORITY, tls->authority);
+	if (pos != 0)
+		pos = v2_ssl(buf, pos, len, tls);
+	if (pos == 0)
+		return -1;
+	buf[14] = (unsigned char)((pos - 16) >> 8);
+	buf[15] = (unsigned char)(pos - 16);
+	return (int)pos;
 }

@@ -30,6 +30,39 @@ int	proxy_write_ip(unsigned char *buf, const struct sockaddr *client);
 int	proxy_write_v1(char *buf, const struct sockaddr *client,
 	    const struct sockaddr *local);
 
+#define PROXY_V2_MAX	1024	/* header with every TLV stud writes */
+
+/* PROXY v2 TLV types and SSL client flags (PROXY protocol spec, 2.2). */
+#define PP2_TYPE_ALPN		0x01
+#define PP2_TYPE_AUTHORITY	0x02
+#define PP2_TYPE_SSL		0x20
+#define PP2_SUBTYPE_SSL_VERSION	0x21
+#define PP2_SUBTYPE_SSL_CN	0x22
+#define PP2_SUBTYPE_SSL_CIPHER	0x23
+#define PP2_CLIENT_SSL		0x01
+#define PP2_CLIENT_CERT_CONN	0x02
+#define PP2_CLIENT_CERT_SESS	0x04
+
+/* What the TLS layer tells the backend in a v2 header; NULL/0 = absent. */
+struct proxy_tls {
+	const unsigned char	*alpn;		/* negotiated protocol */
+	size_t			 alpn_len;
+	const char		*authority;	/* SNI host name */
+	unsigned char		 client;	/* PP2_CLIENT_* flags */
+	unsigned		 verify;	/* 0 = client cert verified */
+	const char		*version;	/* "TLSv1.3" */
+	const char		*cipher;
+	const char		*cn;		/* client certificate CN */
+};
+
+/* Write a PROXY v2 header (command PROXY, TCP over the client's family)
+ * for a connection from client to local, with the TLVs of tls, into buf of
+ * len bytes. IPv4-mapped addresses are written as IPv4; other families as
+ * UNSPEC with no addresses. Returns its length, or -1 if it does not fit. */
+int	proxy_write_v2(unsigned char *buf, size_t len,
+	    const struct sockaddr *client, const struct sockaddr *local,
+	    const struct proxy_tls *tls);
+
 /* Write sa's address as text into host (INET6_ADDRSTRLEN bytes) and its
  * port into *port; IPv4-mapped IPv6 addresses are written as IPv4. Returns
  * 4 or 6 for the family written, 0 for another family. */

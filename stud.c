@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -26,6 +27,7 @@
 #include <ev.h>
 #include <openssl/ssl.h>
 
+#include "certs.h"
 #include "configuration.h"
 #include "daemon.h"
 #include "log.h"
@@ -130,8 +132,17 @@ resolve(const struct config_addr *a, int passive, const char *what,
 static int
 resolve_backend(struct setup *s, char *err, size_t len)
 {
+	struct sockaddr_un *sun = (struct sockaddr_un *)&s->backend;
 	struct addrinfo *ai;
 
+	if (*s->cfg.backend.port == '\0') {	/* a UNIX socket path */
+		memset(sun, 0, sizeof(*sun));
+		sun->sun_family = AF_UNIX;
+		snprintf(sun->sun_path, sizeof(sun->sun_path), "%s",
+		    s->cfg.backend.host);
+		s->backend_len = sizeof(*sun);
+		return 0;
+	}
 	if (resolve(&s->cfg.backend, 0, "backend", &ai, err, len) == -1)
 		return -1;
 	memcpy(&s->backend, ai->ai_addr, ai->ai_addrlen);
@@ -182,23 +193,16 @@ same_addr(const struct config_addr *a, const struct config_addr *b)
 	return strcmp(a->host, b->host) == 0 && strcmp(a->port, b->port) == 0;
 }
 
-/* Bind the frontend, or keep the running one's socket if the address did
- * not change (so not one connection is refused across a reload). */
+/* Bind and listen on f->addr. */
 static int
-bind_frontend(struct setup *s, const struct setup *running, char *err,
-    size_t len)
+bind_one(struct frontend *f, long backlog, char *err, size_t len)
 {
 	struct addrinfo *ai;
 	char name[128];
-	int one = 1, v6only = strcmp(s->cfg.frontend.host, "*") != 0;
+	int one = 1, v6only = strcmp(f->addr.host, "*") != 0;
 	int fd;
 
-	if (running != NULL && same_addr(&s->cfg.frontend,
-	    &running->cfg.frontend)) {
-		s->listen_fd = running->listen_fd;
-		return 0;
-	}
-	if (resolve(&s->cfg.frontend, 1, "frontend", &ai, err, len) == -1)
+	if (resolve(&f->addr, 1, "frontend", &ai, err, len) == -1)
 		return -1;
 	format_addr(ai->ai_addr, name, sizeof(name));
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -208,7 +212,7 @@ bind_frontend(struct setup *s, const struct setup *running, char *err,
 	    (ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &v6only, sizeof(v6only)) == -1) ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-	    listen(fd, (int)s->cfg.backlog) == -1) {
+	    listen(fd, (int)backlog) == -1) {
 		seterr(err, len, "cannot bind frontend %s: %s", name,
 		    strerror(errno));
 		if (fd != -1)
@@ -217,20 +221,77 @@ bind_frontend(struct setup *s, const struct setup *running, char *err,
 		return -1;
 	}
 	freeaddrinfo(ai);
-	s->listen_fd = fd;
+	f->fd = fd;
+	return 0;
+}
+
+/* True if s listens on fd. */
+static int
+has_fd(const struct setup *s, int fd)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < s->nfronts; i++)
+		if (s->fronts[i].fd == fd)
+			return 1;
+	return 0;
+}
+
+/* A socket of the running setup for addr that s has not taken yet, or -1. */
+static int
+running_fd(const struct setup *running, const struct config_addr *addr,
+    const struct setup *s)
+{
+	size_t i;
+
+	for (i = 0; running != NULL && i < running->nfronts; i++)
+		if (same_addr(&running->fronts[i].addr, addr) &&
+		    !has_fd(s, running->fronts[i].fd))
+			return running->fronts[i].fd;
+	return -1;
+}
+
+/* Bind every frontend, or keep the running one's socket where an address
+ * did not change (so not one connection is refused across a reload). */
+static int
+bind_frontends(struct setup *s, const struct setup *running, char *err,
+    size_t len)
+{
+	const struct config_list *l = &s->cfg.frontends;
+	char cert[4096];
+	size_t i;
+
+	if ((s->fronts = calloc(l->n, sizeof(*s->fronts))) == NULL)
+		return seterr(err, len, "out of memory");
+	for (i = 0; i < l->n; i++) {
+		struct frontend *f = &s->fronts[s->nfronts];
+
+		config_parse_frontend(l->v[i], &f->addr, cert, sizeof(cert));
+		f->ctx = certs_context(s->certs, cert);
+		if ((f->fd = running_fd(running, &f->addr, s)) == -1 &&
+		    bind_one(f, s->cfg.backlog, err, len) == -1)
+			return -1;
+		s->nfronts++;
+	}
 	return 0;
 }
 
 static void
-log_listening(int fd)
+log_listening(const struct setup *s, const struct setup *running)
 {
 	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
+	socklen_t sslen;
 	char name[128];
+	size_t i;
 
-	getsockname(fd, (struct sockaddr *)&ss, &sslen);
-	format_addr((struct sockaddr *)&ss, name, sizeof(name));
-	log_info("listening on %s", name);
+	for (i = 0; i < s->nfronts; i++) {
+		if (has_fd(running, s->fronts[i].fd))
+			continue;
+		sslen = sizeof(ss);
+		getsockname(s->fronts[i].fd, (struct sockaddr *)&ss, &sslen);
+		format_addr((struct sockaddr *)&ss, name, sizeof(name));
+		log_info("listening on %s", name);
+	}
 }
 
 /* An empty setup, holding nothing. */
@@ -238,7 +299,6 @@ static void
 setup_init(struct setup *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->listen_fd = -1;
 	s->sync_fd = -1;
 }
 
@@ -246,29 +306,32 @@ setup_init(struct setup *s)
 static void
 setup_free(struct setup *s, const struct setup *keep)
 {
-	if (s->listen_fd != -1 && (keep == NULL ||
-	    keep->listen_fd != s->listen_fd))
-		close(s->listen_fd);
+	size_t i;
+
+	for (i = 0; i < s->nfronts; i++)
+		if (!has_fd(keep, s->fronts[i].fd))
+			close(s->fronts[i].fd);
+	free(s->fronts);
 	peersync_release(s, keep);
-	SSL_CTX_free(s->ctx);
+	certs_free(s->certs);
 	config_free(&s->cfg);
 	setup_init(s);
 }
 
 /* Make everything s->cfg asks for; bind only when listening is wanted.
- * running (or NULL) is the setup in force, whose socket may be kept. */
+ * running (or NULL) is the setup in force, whose sockets may be kept. */
 static int
 setup_complete(struct setup *s, const struct setup *running, int listen,
     char *err, size_t len)
 {
-	if ((s->ctx = tls_ctx_new(&s->cfg, err, len)) == NULL ||
+	if ((s->certs = certs_load(&s->cfg, err, len)) == NULL ||
 	    resolve_backend(s, err, len) == -1 ||
 	    lookup_identity(s, err, len) == -1 ||
-	    (listen && (bind_frontend(s, running, err, len) == -1 ||
+	    (listen && (bind_frontends(s, running, err, len) == -1 ||
 	    peersync_prepare(s, running, err, len) == -1)))
 		return -1;
-	if (listen && (running == NULL || running->listen_fd != s->listen_fd))
-		log_listening(s->listen_fd);
+	if (listen)
+		log_listening(s, running);
 	return 0;
 }
 
@@ -564,6 +627,7 @@ parent_run(void)
 	sigset_t set;
 	struct timespec ts;
 	double wait;
+	size_t i;
 	int sig;
 
 	sigemptyset(&set);
@@ -593,7 +657,8 @@ parent_run(void)
 	}
 	log_info("received signal %d, stopping workers", sig);
 	daemon_notify("STOPPING=1");
-	close(cur.listen_fd);
+	for (i = 0; i < cur.nfronts; i++)
+		close(cur.fronts[i].fd);
 	workers_stop(&set, sig);
 	log_drain(log_pipe[0]);
 	log_info("all workers stopped");

@@ -17,6 +17,7 @@
 #endif
 #include <openssl/ssl.h>
 
+#include "proxy.h"
 #include "tls.h"
 #ifdef USE_SHARED_CACHE
 #include "shctx.h"
@@ -199,8 +200,8 @@ tls_load_dh(SSL_CTX *ctx, const char *path)
 	return 0;
 }
 
-static int
-tls_load_pem(SSL_CTX *ctx, const char *path, char *errbuf, size_t errlen)
+int
+tls_ctx_load_pem(SSL_CTX *ctx, const char *path, char *errbuf, size_t errlen)
 {
 	char why[256];
 	FILE *f;
@@ -235,22 +236,44 @@ tls_load_pem(SSL_CTX *ctx, const char *path, char *errbuf, size_t errlen)
 	return 0;
 }
 
+/* --tls-protos: the lowest and highest version asked for, and the ones in
+ * between that were not, switched off. */
+static int
+tls_set_proto_list(SSL_CTX *ctx, const char *list)
+{
+	static const int version[] = { TLS1_VERSION, TLS1_1_VERSION,
+	    TLS1_2_VERSION, TLS1_3_VERSION };
+	static const uint64_t off[] = { SSL_OP_NO_TLSv1, SSL_OP_NO_TLSv1_1,
+	    SSL_OP_NO_TLSv1_2, SSL_OP_NO_TLSv1_3 };
+	unsigned mask, lo = 0, hi = 3, i;
+
+	if (config_tls_protos(list, &mask) == -1)
+		return -1;
+	while (!(mask & (1u << lo)))
+		lo++;
+	while (!(mask & (1u << hi)))
+		hi--;
+	for (i = lo; i <= hi; i++)
+		if (!(mask & (1u << i)))
+			SSL_CTX_set_options(ctx, off[i]);
+	return SSL_CTX_set_min_proto_version(ctx, version[lo]) == 1 &&
+	    SSL_CTX_set_max_proto_version(ctx, version[hi]) == 1 ? 0 : -1;
+}
+
 static int
 tls_set_protocols(SSL_CTX *ctx, const struct stud_config *cfg, char *errbuf,
     size_t errlen)
 {
 	char why[256];
-	const char *ciphers = *cfg->ciphers ? cfg->ciphers : TLS_DEFAULT_CIPHERS;
+	const char *ciphers = *cfg->ciphers ? cfg->ciphers :
+	    cfg->ssl ? "DEFAULT" : TLS_DEFAULT_CIPHERS;
+	int min = cfg->ssl ? 0 : TLS1_2_VERSION;
 
-	if (cfg->tls && (SSL_CTX_set_min_proto_version(ctx,
-	    TLS1_2_VERSION) != 1 || SSL_CTX_set_max_proto_version(ctx, 0) != 1)) {
-		snprintf(errbuf, errlen, "cannot limit protocols to TLS 1.2 "
-		    "and 1.3: %s", tls_error(why, sizeof(why)));
-		return -1;
-	}
-	if (cfg->ssl && SSL_CTX_set_min_proto_version(ctx, 0) != 1) {
-		snprintf(errbuf, errlen, "cannot enable every protocol: %s",
-		    tls_error(why, sizeof(why)));
+	if (*cfg->tls_protos != '\0' ?
+	    tls_set_proto_list(ctx, cfg->tls_protos) == -1 :
+	    SSL_CTX_set_min_proto_version(ctx, min) != 1) {
+		snprintf(errbuf, errlen, "cannot set the protocol versions: "
+		    "%s", tls_error(why, sizeof(why)));
 		return -1;
 	}
 	if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
@@ -258,6 +281,131 @@ tls_set_protocols(SSL_CTX *ctx, const struct stud_config *cfg, char *errbuf,
 		    ciphers, tls_error(why, sizeof(why)));
 		return -1;
 	}
+	if (*cfg->ciphersuites != '\0' &&
+	    SSL_CTX_set_ciphersuites(ctx, cfg->ciphersuites) != 1) {
+		snprintf(errbuf, errlen, "invalid --ciphersuites '%s': %s",
+		    cfg->ciphersuites, tls_error(why, sizeof(why)));
+		return -1;
+	}
+	if (*cfg->ecdh_curve != '\0' &&
+	    SSL_CTX_set1_groups_list(ctx, cfg->ecdh_curve) != 1) {
+		snprintf(errbuf, errlen, "invalid --ecdh-curve '%s': %s",
+		    cfg->ecdh_curve, tls_error(why, sizeof(why)));
+		return -1;
+	}
+	return 0;
+}
+
+/* ALPN: the server's list in wire format, kept with (and freed with) each
+ * context so that a reload that fails changes nothing. */
+static int alpn_index = -1;
+
+static void
+alpn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	OPENSSL_free(ptr);
+}
+
+/* The server's order decides; no overlap is a no_application_protocol
+ * alert. A client offering no ALPN never gets here. */
+static int
+alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	const unsigned char *server = arg, *c;
+	size_t s;
+
+	(void)ssl;
+	for (s = 1; s < (size_t)server[0] + 1; s += server[s] + 1u) {
+		for (c = in; c < in + inlen; c += *c + 1u) {
+			if (c + 1 + *c > in + inlen)
+				return SSL_TLSEXT_ERR_ALERT_FATAL;
+			if (*c == server[s] &&
+			    memcmp(c + 1, server + s + 1, *c) == 0) {
+				*out = c + 1;
+				*outlen = *c;
+				return SSL_TLSEXT_ERR_OK;
+			}
+		}
+	}
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+/* Build [total][len][proto][len][proto]... from "h2,http/1.1". */
+static unsigned char *
+alpn_wire(const char *list)
+{
+	size_t n = strlen(list), pos = 1, len;
+	const char *p = list;
+	unsigned char *w;
+
+	if (n == 0 || n > 254 || (w = OPENSSL_malloc(n + 2)) == NULL)
+		return NULL;
+	for (;;) {
+		if ((len = strcspn(p, ",")) == 0) {
+			OPENSSL_free(w);
+			return NULL;
+		}
+		w[pos] = (unsigned char)len;
+		memcpy(w + pos + 1, p, len);
+		pos += len + 1;
+		p += len;
+		if (*p++ == '\0')
+			break;
+	}
+	w[0] = (unsigned char)(pos - 1);
+	return w;
+}
+
+static int
+tls_setup_alpn(SSL_CTX *ctx, const struct stud_config *cfg, char *errbuf,
+    size_t errlen)
+{
+	unsigned char *w;
+
+	if (*cfg->alpn_protos == '\0')
+		return 0;
+	if (alpn_index == -1)
+		alpn_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+		    alpn_free);
+	if ((w = alpn_wire(cfg->alpn_protos)) == NULL) {
+		snprintf(errbuf, errlen, "invalid --alpn-protos '%s': expected "
+		    "names separated by commas", cfg->alpn_protos);
+		return -1;
+	}
+	SSL_CTX_set_ex_data(ctx, alpn_index, w);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, w);
+	return 0;
+}
+
+/* --client-verify and --client-verify-ca. */
+static int
+tls_setup_client_verify(SSL_CTX *ctx, const struct stud_config *cfg,
+    char *errbuf, size_t errlen)
+{
+	const char *ca = cfg->client_verify_ca;
+	STACK_OF(X509_NAME) *names;
+	char why[256];
+	int mode = SSL_VERIFY_PEER;
+
+	if (strcmp(cfg->client_verify, "none") == 0)
+		return 0;
+	if (strcmp(cfg->client_verify, "required") == 0)
+		mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1 ||
+	    (names = SSL_load_client_CA_file(ca)) == NULL) {
+		snprintf(errbuf, errlen, "cannot load client CA file %s: %s",
+		    ca, tls_error(why, sizeof(why)));
+		return -1;
+	}
+	SSL_CTX_set_client_CA_list(ctx, names);
+	SSL_CTX_set_verify(ctx, mode, NULL);
 	return 0;
 }
 
@@ -419,17 +567,6 @@ ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 	return i == 0 ? 1 : 2;
 }
 
-/* Acknowledge the client's server name. Without this OpenSSL keeps no name
- * in TLS 1.2 sessions and refuses to resume them when a client sends SNI. */
-static int
-servername_cb(SSL *ssl, int *alert, void *arg)
-{
-	(void)ssl;
-	(void)alert;
-	(void)arg;
-	return SSL_TLSEXT_ERR_OK;
-}
-
 static int
 tls_setup_tickets(SSL_CTX *ctx, const struct stud_config *cfg, char *errbuf,
     size_t errlen)
@@ -461,12 +598,7 @@ tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
 	    SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_SINGLE_ECDH_USE |
 	    SSL_OP_SINGLE_DH_USE;
 	SSL_CTX *ctx;
-	size_t i;
 
-	if (cfg->pem.n == 0) {
-		snprintf(errbuf, errlen, "no certificate: give a PEM file");
-		return NULL;
-	}
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
 		snprintf(errbuf, errlen, "cannot create a TLS context");
 		return NULL;
@@ -477,14 +609,12 @@ tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
-	SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
 	if (tls_set_protocols(ctx, cfg, errbuf, errlen) == -1 ||
 	    tls_setup_tickets(ctx, cfg, errbuf, errlen) == -1 ||
-	    tls_setup_session_cache(ctx, cfg, errbuf, errlen) == -1)
+	    tls_setup_session_cache(ctx, cfg, errbuf, errlen) == -1 ||
+	    tls_setup_alpn(ctx, cfg, errbuf, errlen) == -1 ||
+	    tls_setup_client_verify(ctx, cfg, errbuf, errlen) == -1)
 		goto fail;
-	for (i = 0; i < cfg->pem.n; i++)
-		if (tls_load_pem(ctx, cfg->pem.v[i], errbuf, errlen) == -1)
-			goto fail;
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
@@ -517,4 +647,30 @@ tls_session_new(SSL_CTX *ctx, int fd)
 	}
 	SSL_set_accept_state(ssl);
 	return ssl;
+}
+
+void
+tls_describe(SSL *ssl, struct proxy_tls *t, char *cn, size_t cnlen)
+{
+	X509 *peer = SSL_get0_peer_certificate(ssl);
+	unsigned int alpn_len = 0;
+
+	memset(t, 0, sizeof(*t));
+	SSL_get0_alpn_selected(ssl, &t->alpn, &alpn_len);
+	t->alpn_len = alpn_len;
+	t->authority = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	t->client = PP2_CLIENT_SSL;
+	t->version = SSL_get_version(ssl);
+	t->cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
+	if (peer == NULL) {
+		t->verify = 1;		/* no certificate: not verified */
+		return;
+	}
+	t->client |= PP2_CLIENT_CERT_SESS;
+	if (!SSL_session_reused(ssl))
+		t->client |= PP2_CLIENT_CERT_CONN;
+	t->verify = (unsigned)SSL_get_verify_result(ssl);
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(peer),
+	    NID_commonName, cn, (int)cnlen) > 0)
+		t->cn = cn;
 }

@@ -12,10 +12,16 @@
  * or -1 with errbuf naming the problem. Call once, before tls_ctx_new(). */
 int	tls_init(const struct stud_config *cfg, char *errbuf, size_t errlen);
 
-/* Make a server SSL_CTX with stud's protocol, cipher and I/O settings and
- * the certificates of cfg loaded and checked. Returns NULL with errbuf set
- * to one line naming the problem (and the file). */
+/* Make a server SSL_CTX with every setting of cfg (protocols, ciphers,
+ * groups, ALPN, client verification, tickets, session cache, I/O modes) but
+ * no certificate. Returns NULL with errbuf set to one line. */
 SSL_CTX	*tls_ctx_new(const struct stud_config *cfg, char *errbuf,
+	    size_t errlen);
+
+/* Load a PEM file's certificate chain, private key and optional DH
+ * parameters into ctx and check the key matches. Returns 0, or -1 with
+ * errbuf naming the file and the problem. */
+int	tls_ctx_load_pem(SSL_CTX *ctx, const char *path, char *errbuf,
 	    size_t errlen);
 
 /* Slots of the shared session cache in use (0: none, or not built in). The
@@ -37,6 +43,12 @@ int	tls_shared_cache_store(const unsigned char *id, size_t idlen,
 
 /* Make a server SSL for one accepted socket; NULL if memory ran out. */
 SSL	*tls_session_new(SSL_CTX *ctx, int fd);
+
+struct proxy_tls;
+
+/* Describe a handshaken connection for a PROXY v2 header: ALPN, SNI, the
+ * client certificate (its CN is copied into cn) and its verification. */
+void	tls_describe(SSL *ssl, struct proxy_tls *t, char *cn, size_t cnlen);
 
 /* Free a connection's SSL; handshaken keeps its session resumable however
  * the connection ended. */

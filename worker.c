@@ -34,14 +34,16 @@
 #define PUMP_PASSES	8	/* pump passes before yielding to the loop */
 #define ACCEPT_PAUSE	0.1	/* seconds without accepting after EMFILE */
 
+/* A frontend socket this worker accepts on. */
 struct listener {
-	int			fd;
 	ev_io			w;
+	SSL_CTX			*ctx;	/* its connections start with it */
 };
 
 static const struct setup		*su;	/* what the parent built */
 static const struct stud_config		*cfg;	/* su->cfg */
-static struct listener			 listener;
+static struct listener			*listeners;
+static size_t				 nlisteners;
 
 /* ---------------------------------------------------------------------
  * Worker: connections.
@@ -91,7 +93,21 @@ static ev_signal	 term_watch;
 
 static void	conn_pump(struct conn *c);
 static void	conn_free(struct conn *c);
-static char	backend_name[INET6_ADDRSTRLEN + 8];
+
+/* Start (on) or stop accepting on every frontend. */
+static void
+listeners_watch(int on)
+{
+	size_t i;
+
+	for (i = 0; i < nlisteners; i++) {
+		if (on)
+			ev_io_start(EV_DEFAULT, &listeners[i].w);
+		else
+			ev_io_stop(EV_DEFAULT, &listeners[i].w);
+	}
+}
+static char	backend_name[sizeof(((struct config_addr *)0)->host)];
 
 /* --log-level=2: one line per connection. */
 static void
@@ -138,7 +154,7 @@ conn_free(struct conn *c)
 		ev_break(EV_DEFAULT, EVBREAK_ALL);
 	if (accept_full && !draining) {
 		accept_full = 0;
-		ev_io_start(EV_DEFAULT, &listener.w);
+		listeners_watch(1);
 	}
 }
 
@@ -222,23 +238,28 @@ conn_watch(struct conn *c)
 static int
 conn_client_header(struct conn *c)
 {
-	struct sockaddr_storage peer, local;
-	socklen_t plen = sizeof(peer), llen = sizeof(local);
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	const struct sockaddr *peer = (const struct sockaddr *)&c->peer;
+	struct proxy_tls tls;
+	char cn[256];
 	char *p;
 	int n;
 
-	if (!cfg->write_ip && !cfg->write_proxy)
+	if (!cfg->write_ip && !cfg->write_proxy && !cfg->write_proxy_v2)
 		return 0;
-	if (getpeername(c->cfd, (struct sockaddr *)&peer, &plen) == -1 ||
-	    getsockname(c->cfd, (struct sockaddr *)&local, &llen) == -1 ||
+	if (getsockname(c->cfd, (struct sockaddr *)&local, &llen) == -1 ||
 	    (p = ring_write_ptr(&c->up, &pool)) == NULL)
 		return -1;
 	if (cfg->write_ip)
-		n = proxy_write_ip((unsigned char *)p,
-		    (struct sockaddr *)&peer);
-	else
-		n = proxy_write_v1(p, (struct sockaddr *)&peer,
-		    (struct sockaddr *)&local);
+		n = proxy_write_ip((unsigned char *)p, peer);
+	else if (cfg->write_proxy)
+		n = proxy_write_v1(p, peer, (struct sockaddr *)&local);
+	else {
+		tls_describe(c->ssl, &tls, cn, sizeof(cn));
+		n = proxy_write_v2((unsigned char *)p, PROXY_V2_MAX, peer,
+		    (struct sockaddr *)&local, &tls);
+	}
 	if (n <= 0) {
 		ring_write_cancel(&c->up, &pool);
 		return -1;
@@ -629,12 +650,13 @@ conn_setsockopts(int fd)
 }
 
 static void
-conn_new(int fd, const struct sockaddr_storage *peer, socklen_t peerlen)
+conn_new(int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
+    SSL_CTX *ctx)
 {
 	struct conn *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->ssl = tls_session_new(su->ctx, fd)) == NULL) {
+	    (c->ssl = tls_session_new(ctx, fd)) == NULL) {
 		log_warn("out of memory: dropping a connection");
 		free(c);
 		close(fd);
@@ -666,15 +688,17 @@ conn_new(int fd, const struct sockaddr_storage *peer, socklen_t peerlen)
 static void
 accept_resume_cb(EV_P_ ev_timer *w, int revents)
 {
+	(void)loop;
 	(void)w;
 	(void)revents;
-	if (!draining)
-		ev_io_start(EV_A_ &listener.w);
+	if (!draining && !accept_full)
+		listeners_watch(1);
 }
 
 static void
 accept_cb(EV_P_ ev_io *w, int revents)
 {
+	const struct listener *l = w->data;
 	struct sockaddr_storage peer;
 	socklen_t len;
 	int i, fd;
@@ -684,20 +708,20 @@ accept_cb(EV_P_ ev_io *w, int revents)
 		if (cfg->max_connections > 0 &&
 		    nconns >= (unsigned long)cfg->max_connections) {
 			accept_full = 1;
-			ev_io_stop(EV_A_ w);
+			listeners_watch(0);
 			return;
 		}
 		len = sizeof(peer);
 		fd = accept4(w->fd, (struct sockaddr *)&peer, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd != -1) {
-			conn_new(fd, &peer, len);
+			conn_new(fd, &peer, len, l->ctx);
 			continue;
 		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM) {
 			log_warn("cannot accept: %s; pausing", strerror(errno));
-			ev_io_stop(EV_A_ w);
+			listeners_watch(0);
 			ev_timer_set(&accept_pause_timer, ACCEPT_PAUSE, 0.);
 			ev_timer_start(EV_A_ &accept_pause_timer);
 		}
@@ -719,12 +743,15 @@ drain_timeout_cb(EV_P_ ev_timer *w, int revents)
 static void
 worker_drain(EV_P)
 {
+	size_t i;
+
 	if (draining)
 		return;
 	draining = 1;
-	ev_io_stop(EV_A_ &listener.w);
+	listeners_watch(0);
 	ev_timer_stop(EV_A_ &accept_pause_timer);
-	close(listener.fd);
+	for (i = 0; i < nlisteners; i++)
+		close(listeners[i].w.fd);
 	if (nconns == 0) {
 		ev_break(EV_A_ EVBREAK_ALL);
 		return;
@@ -780,6 +807,11 @@ name_backend(void)
 	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
 
+	if (su->backend.ss_family == AF_UNIX) {
+		snprintf(backend_name, sizeof(backend_name), "%s",
+		    su->cfg.backend.host);
+		return;
+	}
 	proxy_addr_text((const struct sockaddr *)&su->backend, host,
 	    sizeof(host), &port);
 	snprintf(backend_name, sizeof(backend_name), "%s:%u", host, port);
@@ -793,7 +825,6 @@ worker_run(const struct setup *s, int parent_fd)
 
 	su = s;
 	cfg = &s->cfg;
-	listener.fd = s->listen_fd;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -807,8 +838,19 @@ worker_run(const struct setup *s, int parent_fd)
 		_exit(2);
 	}
 	loop = ev_default_loop(EVFLAG_AUTO);
-	ev_io_init(&listener.w, accept_cb, listener.fd, EV_READ);
-	ev_io_start(loop, &listener.w);
+	if ((listeners = calloc(s->nfronts, sizeof(*listeners))) == NULL) {
+		log_err("out of memory");
+		_exit(2);
+	}
+	for (nlisteners = 0; nlisteners < s->nfronts; nlisteners++) {
+		struct listener *l = &listeners[nlisteners];
+
+		l->ctx = s->fronts[nlisteners].ctx;
+		ev_io_init(&l->w, accept_cb, s->fronts[nlisteners].fd,
+		    EV_READ);
+		l->w.data = l;
+		ev_io_start(loop, &l->w);
+	}
 	ev_timer_init(&accept_pause_timer, accept_resume_cb, ACCEPT_PAUSE, 0.);
 	ev_io_init(&parent_watch, parent_gone_cb, parent_fd, EV_READ);
 	ev_io_start(loop, &parent_watch);

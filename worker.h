@@ -7,15 +7,24 @@
 
 #include <openssl/ssl.h>
 
+#include "certs.h"
 #include "configuration.h"
+
+/* One listening socket and the context its connections start with. */
+struct frontend {
+	int			 fd;
+	SSL_CTX			*ctx;		/* its default certificate */
+	struct config_addr	 addr;
+};
 
 /* Everything one configuration makes, built by the parent before fork and
  * only read afterwards. A reload builds a new one beside the running one. */
 struct setup {
 	struct stud_config	 cfg;
-	SSL_CTX			*ctx;
-	int			 listen_fd;	/* the bound frontend */
-	struct sockaddr_storage	 backend;
+	struct certs		*certs;
+	struct frontend		*fronts;	/* in the order configured */
+	size_t			 nfronts;
+	struct sockaddr_storage	 backend;	/* an address or a UNIX path */
 	socklen_t		 backend_len;
 	uid_t			 uid;		/* -u, when drop_uid */
 	gid_t			 gid;		/* -u or -g, when drop_gid */

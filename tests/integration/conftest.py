@@ -4,13 +4,15 @@ Run:  /usr/bin/python3 -m pytest -q tests/integration
 Binary: $STUD_BIN if set, else <repo root>/stud.
 """
 
+import os
+import socket
 import subprocess
 import types
 
 import pytest
 
-from backend import Backend
-from harness import STUD_BIN, Detached, Stud, stud_available
+from backend import Backend, free_port
+from harness import STUD_BIN, Detached, Stud, stud_available, wait_until, which
 
 
 def _openssl(*args, cwd):
@@ -166,3 +168,51 @@ def backend():
     yield make
     for b in made:
         b.close()
+
+
+@pytest.fixture
+def haproxy(tmp_path):
+    """haproxy(cfg_text) -> port: validates the config (haproxy -c), runs
+    haproxy in the foreground (-db) and waits until it accepts; stopped at
+    teardown.  cfg_text may use {port}."""
+    exe = which("haproxy") or "/usr/sbin/haproxy"
+    if not os.access(exe, os.X_OK):
+        pytest.skip("haproxy not installed (Debian package haproxy)")
+    procs = []
+
+    def start(cfg_text):
+        port = free_port()
+        cfg = tmp_path / "haproxy.cfg"
+        cfg.write_text(cfg_text.format(port=port))
+        r = subprocess.run([exe, "-c", "-f", str(cfg)], capture_output=True,
+                           text=True, timeout=20)
+        assert r.returncode == 0, "haproxy -c: %s%s" % (r.stdout, r.stderr)
+        log = open(tmp_path / "haproxy.log", "wb")
+        p = subprocess.Popen([exe, "-f", str(cfg), "-db"],
+                             stdin=subprocess.DEVNULL, stdout=log,
+                             stderr=subprocess.STDOUT)
+        log.close()
+        procs.append(p)
+
+        def up():
+            if p.poll() is not None:
+                return "exited"
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                return True
+            except OSError:
+                return False
+        st = wait_until(up, 10.0, 0.05)
+        assert st is True, "haproxy not accepting on %d (%s): %s" % (
+            port, st, (tmp_path / "haproxy.log").read_text(errors="replace"))
+        return port
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)

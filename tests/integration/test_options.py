@@ -133,54 +133,6 @@ def test_write_proxy_line(start_stud, backend, case):
     assert got == want, "backend got %r, expected %r" % (got, want)
 
 
-@pytest.fixture
-def haproxy(tmp_path):
-    """haproxy(cfg_text) -> port: validates the config (haproxy -c), runs
-    haproxy in the foreground (-db) and waits until it accepts; stopped at
-    teardown.  cfg_text may use {port}."""
-    exe = which("haproxy") or "/usr/sbin/haproxy"
-    if not os.access(exe, os.X_OK):
-        pytest.skip("haproxy not installed (Debian package haproxy)")
-    procs = []
-
-    def start(cfg_text):
-        port = free_port()
-        cfg = tmp_path / "haproxy.cfg"
-        cfg.write_text(cfg_text.format(port=port))
-        r = subprocess.run([exe, "-c", "-f", str(cfg)], capture_output=True,
-                           text=True, timeout=20)
-        assert r.returncode == 0, "haproxy -c: %s%s" % (r.stdout, r.stderr)
-        log = open(tmp_path / "haproxy.log", "wb")
-        p = subprocess.Popen([exe, "-f", str(cfg), "-db"],
-                             stdin=subprocess.DEVNULL, stdout=log,
-                             stderr=subprocess.STDOUT)
-        log.close()
-        procs.append(p)
-
-        def up():
-            if p.poll() is not None:
-                return "exited"
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                return True
-            except OSError:
-                return False
-        st = wait_until(up, 10.0, 0.05)
-        assert st is True, "haproxy not accepting on %d (%s): %s" % (
-            port, st, (tmp_path / "haproxy.log").read_text(errors="replace"))
-        return port
-
-    yield start
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
-
-
 HAPROXY_CFG = """\
 global
     log stderr local0 err

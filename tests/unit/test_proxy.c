@@ -66,9 +66,22 @@ test_v1_malformed(void)
 	/* overlong: no CRLF within 107 bytes */
 	memset(longline, 'A', sizeof(longline));
 	memcpy(longline, "PROXY TCP4 ", 11);
-	CHECK(proxy_parse((unsigned char *)longline, 106, 16384) == 0);
-	CHECK(proxy_parse((unsigned char *)longline, 107, 16384) == -1);
+	CHECK(proxy_parse((unsigned char *)longline, 105, 16384) == 0);
+	CHECK(proxy_parse((unsigned char *)longline, 106, 16384) == -1);
 	CHECK(proxy_parse((unsigned char *)longline, 300, 16384) == -1);
+	/* exactly 107 bytes with CRLF is the longest accepted, 108 is not */
+	memset(longline, 'x', sizeof(longline));
+	memcpy(longline, "PROXY UNKNOWN ", 14);
+	memcpy(longline + 105, "\r\n", 2);
+	CHECK(proxy_parse((unsigned char *)longline, 107, 16384) == 107);
+	memset(longline, 'x', sizeof(longline));
+	memcpy(longline, "PROXY UNKNOWN ", 14);
+	memcpy(longline + 106, "\r\n", 2);
+	CHECK(proxy_parse((unsigned char *)longline, 108, 16384) == -1);
+	/* stray spaces */
+	CHECK(parse_str("PROXY TCP4 192.0.2.7 198.51.100.9 40000 443 \r\n")
+	    == -1);
+	CHECK(parse_str("PROXY  UNKNOWN\r\n") == -1);
 }
 
 static void

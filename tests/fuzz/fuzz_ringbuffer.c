@@ -1,0 +1,220 @@
+/* fuzz_ringbuffer.c - libFuzzer harness for ringbuffer.c.
+ *
+ * NRINGS rings share one pool. Bytes 0-2 choose the pool's slot size,
+ * preallocated and kept-free slot counts; bytes 3..3+NRINGS-1 each ring's
+ * capacity (0 and > RING_MAX_SLOTS included, to check the clamping). Then
+ * each op byte is (op & 7, ring = (op >> 3) % NRINGS), with an argument
+ * byte where needed:
+ *   0 ring_write_ptr (reserve), 1 write n bytes into the reserved slot and
+ *   commit, 2 cancel, 3 read everything readable from the head slot and
+ *   compare, 4 consume n bytes of the head slot, 5 release, 6 reserve +
+ *   write + commit in one go, 7 consume the whole head slot.
+ * A model keeps, per ring, the queue of written chunks (a byte stream cut in
+ * slots) and the reserved flag; every call's result, ring_bytes(),
+ * ring_is_empty/full() and the pool's counters are checked against it. Slots
+ * are malloc'd by the pool at slot_size bytes: ASan sees overflows. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ringbuffer.h"
+
+#define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: check failed: %s\n", \
+	__FILE__, __LINE__, #c); abort(); } } while (0)
+
+#define NRINGS	3
+#define MAXSLOT	64
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct model {
+	unsigned	 cap;			/* clamped capacity */
+	unsigned	 count;			/* committed chunks */
+	size_t		 len[RING_MAX_SLOTS];	/* chunk lengths, head first */
+	unsigned char	 bytes[RING_MAX_SLOTS][MAXSLOT];
+	size_t		 off;			/* read from the head chunk */
+	int		 reserved;
+	char		*res_ptr;		/* the reserved slot */
+	unsigned	 fill;			/* pattern counter */
+};
+
+static void
+model_pop(struct model *m)
+{
+	memmove(m->len, m->len + 1, (m->count - 1) * sizeof(m->len[0]));
+	memmove(m->bytes, m->bytes + 1, (m->count - 1) * sizeof(m->bytes[0]));
+	m->count--;
+	m->off = 0;
+}
+
+static size_t
+model_bytes(const struct model *m)
+{
+	size_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < m->count; i++)
+		n += m->len[i];
+	return n - m->off;
+}
+
+static void
+check_all(struct ring *r, struct model *m, struct ring_pool *p)
+{
+	size_t used = 0;
+	int i;
+
+	for (i = 0; i < NRINGS; i++) {
+		CHECK(ring_bytes(&r[i]) == model_bytes(&m[i]));
+		CHECK(ring_is_empty(&r[i]) == (m[i].count == 0));
+		CHECK(ring_is_full(&r[i]) == (m[i].count >= m[i].cap));
+		used += m[i].count + (unsigned)m[i].reserved;
+	}
+	CHECK(p->nused == used);
+	CHECK(p->nfree <= p->max_free);
+}
+
+static char *
+reserve(struct ring *r, struct model *m, struct ring_pool *p)
+{
+	char *s = ring_write_ptr(r, p);
+
+	if (m->count >= m->cap) {
+		CHECK(s == NULL);
+		CHECK(!m->reserved);
+		return NULL;
+	}
+	CHECK(s != NULL);
+	if (m->reserved)
+		CHECK(s == m->res_ptr);
+	m->reserved = 1;
+	m->res_ptr = s;
+	return s;
+}
+
+static void
+commit(struct ring *r, struct model *m, size_t slot_size, uint8_t arg)
+{
+	size_t n = 1 + arg % slot_size, i;
+
+	if (!m->reserved)
+		return;		/* precondition of ring_write_commit() */
+	for (i = 0; i < n; i++)
+		m->res_ptr[i] = (char)(m->fill++ * 7 + 1);
+	memcpy(m->bytes[m->count], m->res_ptr, n);
+	m->len[m->count++] = n;
+	m->reserved = 0;
+	ring_write_commit(r, n);
+}
+
+static void
+consume(struct ring *r, struct model *m, struct ring_pool *p, uint8_t arg,
+    int whole)
+{
+	size_t len, n;
+	char *s = ring_read_ptr(r, &len);
+
+	if (m->count == 0) {
+		CHECK(s == NULL && len == 0);
+		return;
+	}
+	CHECK(s != NULL && len == m->len[0] - m->off);
+	CHECK(memcmp(s, m->bytes[0] + m->off, len) == 0);
+	n = whole ? len : 1 + arg % len;
+	ring_read_consume(r, p, n);
+	m->off += n;
+	if (m->off == m->len[0])
+		model_pop(m);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ring_pool pool;
+	struct ring ring[NRINGS];
+	struct model *m;
+	size_t slot_size, pos, len;
+	int i;
+
+	if (size < 3 + NRINGS)
+		return 0;
+	slot_size = 1 + data[0] % MAXSLOT;	/* the pool rounds up to a pointer */
+	CHECK(ring_pool_init(&pool, slot_size, data[1] % 8, data[2] % 8) == 0);
+	slot_size = pool.slot_size;
+	CHECK(slot_size <= MAXSLOT);
+	m = calloc(NRINGS, sizeof(*m));
+	CHECK(m != NULL);
+	for (i = 0; i < NRINGS; i++) {
+		unsigned want = data[3 + i] % (RING_MAX_SLOTS + 3);
+
+		ring_init(&ring[i], want);
+		m[i].cap = want < 1 ? 1 : want > RING_MAX_SLOTS ?
+		    RING_MAX_SLOTS : want;
+		CHECK(ring[i].nslots == m[i].cap);
+	}
+	check_all(ring, m, &pool);
+	for (pos = 3 + NRINGS; pos < size; pos++) {
+		uint8_t op = data[pos], arg = pos + 1 < size ? data[pos + 1] : 0;
+		struct ring *r = &ring[(op >> 3) % NRINGS];
+		struct model *mm = &m[(op >> 3) % NRINGS];
+
+		switch (op & 7) {
+		case 0:
+			reserve(r, mm, &pool);
+			break;
+		case 1:
+			commit(r, mm, slot_size, arg);
+			pos++;
+			break;
+		case 2:
+			ring_write_cancel(r, &pool);
+			mm->reserved = 0;
+			break;
+		case 3: {
+			char *s = ring_read_ptr(r, &len);
+
+			if (mm->count == 0)
+				CHECK(s == NULL && len == 0);
+			else
+				CHECK(len == mm->len[0] - mm->off &&
+				    memcmp(s, mm->bytes[0] + mm->off, len) == 0);
+			break;
+		}
+		case 4:
+			consume(r, mm, &pool, arg, 0);
+			pos++;
+			break;
+		case 5:
+			ring_release(r, &pool);
+			mm->count = 0;
+			mm->off = 0;
+			mm->reserved = 0;
+			break;
+		case 6:
+			if (reserve(r, mm, &pool) != NULL)
+				commit(r, mm, slot_size, arg);
+			pos++;
+			break;
+		case 7:
+			consume(r, mm, &pool, 0, 1);
+			break;
+		}
+		check_all(ring, m, &pool);
+	}
+	/* drain one ring by reading, release the others */
+	while (m[0].count > 0)
+		consume(&ring[0], &m[0], &pool, 0, 1);
+	for (i = 0; i < NRINGS; i++) {
+		ring_release(&ring[i], &pool);
+		m[i].count = 0;
+		m[i].off = 0;
+		m[i].reserved = 0;
+	}
+	check_all(ring, m, &pool);
+	CHECK(pool.nused == 0);
+	ring_pool_destroy(&pool);
+	CHECK(pool.nfree == 0 && pool.free_list == NULL);
+	free(m);
+	return 0;
+}

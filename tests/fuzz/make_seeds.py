@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Write the seed corpora of the fuzz harnesses (tests/fuzz/corpus/NAME/).
+
+Run from anywhere: python3 tests/fuzz/make_seeds.py. Existing files with
+the same names are overwritten; regression inputs (crash-*, regress-*) are
+left alone. The seeds are committed; this script documents how they were
+made and what their leading selector bytes mean (see each fuzz_NAME.c)."""
+
+import struct
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CORPUS = HERE / "corpus"
+
+
+def put(name, fname, data):
+    d = CORPUS / name
+    d.mkdir(parents=True, exist_ok=True)
+    (d / fname).write_bytes(data)
+
+
+# --- config_file: plain configuration files --------------------------------
+put("config_file", "defaults.conf", b"""# comment
+tls = on
+ciphers = ""
+backend = "[127.0.0.1]:8000"
+frontend = "[*]:8443"
+workers = 1
+backlog = 100
+keepalive = 3600
+quiet = off
+syslog-facility = "daemon"
+""")
+put("config_file", "everything.conf", b"""ssl = yes
+ciphers = "ECDHE+AESGCM:!aNULL"   # trailing comment
+prefer-server-ciphers = true
+frontend = *,443
+backend = ::1,8080
+workers = 8
+session-cache = 1000
+shared-cache = 2000
+ssl-handshake-timeout = 5
+backend-connect-timeout = 0
+idle-timeout = 600
+shutdown-timeout = 1
+max-connections = 10000
+chroot = /var/empty
+user = nobody
+group = nogroup
+syslog = 1
+daemon = no
+pidfile = "/run/stud.pid"
+write-proxy = on
+pem-file = "/etc/stud/a b.pem"
+pem-file = /etc/stud/c.pem
+ticket-key-file = "/etc/stud/tickets"
+""")
+put("config_file", "errors.conf",
+    b"workers = 0\nnosuch = 1\n= x\nkey\nciphers = \"unterminated\n")
+put("config_file", "crlf.conf", b"workers = 2\r\nquiet = on\r\n\r\n  # x\r\n")
+put("config_file", "long.conf", b"ciphers = " + b"A" * 5000 + b"\n")
+put("config_file", "conflict.conf", b"tls = on\nssl = on\nwrite-ip = on\n"
+    b"proxy-proxy = on\nbackend = *,80\n")
+
+# --- config_cli: argv split on NUL (or newlines when there is no NUL) --------
+put("config_cli", "basic.args",
+    b"-f\x00127.0.0.1,0\x00-b\x00127.0.0.1,8000\x00-n\x004\x00site.pem")
+put("config_cli", "long.args", b"--workers=2\x00--backend=[::1]:80\x00"
+    b"--ciphers=ECDHE+AESGCM\x00--ssl\x00--write-proxy\x00-qOs\x00"
+    b"--pem-file=a.pem\x00b.pem")
+put("config_cli", "config.args", b"--config=good.conf\n-n\n3\nx.pem")
+put("config_cli", "config2.args", b"--config=pem.conf\x00--config=bad.conf")
+put("config_cli", "errors.args", b"-n\x000\x00-x\x00--nosuch\x00-b")
+put("config_cli", "actions.args", b"-t\n-V\n--default-config\n-h")
+put("config_cli", "cluster.args", b"-qsOn\x003\x00-k0\x00--tls\x00--ssl")
+
+# --- proxy: byte 0 selects parse (even) / write (odd) ----------------------
+V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+put("proxy", "v1-tcp4", b"\x00\x80\x00"
+    b"PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\nGET /")
+put("proxy", "v1-tcp6", b"\x00\x80\x00PROXY TCP6 2001:db8::1 ::1 1 65535\r\n")
+put("proxy", "v1-unknown", b"\x00\x00\x40PROXY UNKNOWN whatever\r\n")
+put("proxy", "v1-bad", b"\x00\x80\x00PROXY TCP4 1.2.3.4  5.6.7.8 01 2\r\n")
+put("proxy", "v2-tcp4", b"\x00\x80\x00" + V2SIG + b"\x21\x11\x00\x0c"
+    + bytes([192, 0, 2, 1, 198, 51, 100, 2]) + struct.pack(">HH", 1234, 443))
+put("proxy", "v2-local", b"\x00\x00\x20" + V2SIG + b"\x20\x00\x00\x04abcd")
+put("proxy", "v2-unix", b"\x00\x80\x00" + V2SIG + b"\x21\x31\x00\xd8"
+    + b"/tmp/a".ljust(108, b"\0") + b"/tmp/b".ljust(108, b"\0"))
+# regression inputs: v1 lines proxy_parse() accepted although malformed
+put("proxy", "regress-v1-108-bytes",
+    b"\x00\x80\x00PROXY UNKNOWN " + b"x" * 92 + b"\r\n")
+put("proxy", "regress-v1-trailing-space",
+    b"\x00\x80\x00PROXY TCP4 1.2.3.4 5.6.7.8 1 2 \r\n")
+put("proxy", "regress-v1-unknown-two-spaces", b"\x00\x80\x00PROXY  UNKNOWN\r\n")
+put("proxy", "write-v4", b"\x01" + b"\x00" + struct.pack("<H", 2)
+    + struct.pack(">H", 443) + bytes([10, 0, 0, 1]) + b"\0" * 8
+    + b"\x00" + struct.pack("<H", 2) + struct.pack(">H", 8443)
+    + bytes([127, 0, 0, 1]) + b"\0" * 8)
+put("proxy", "write-v6-mapped", b"\x01" + b"\x81" + b"\0" * 27 + b"\x81"
+    + b"\1" * 27)
+def lv(b):
+    return bytes([len(b)]) + b
+
+
+put("proxy", "write-v2-tls", b"\x01" + b"\x00" + struct.pack("<H", 2)
+    + struct.pack(">H", 443) + bytes([10, 0, 0, 1]) + b"\0" * 8
+    + b"\x00" + struct.pack("<H", 2) + struct.pack(">H", 8443)
+    + bytes([127, 0, 0, 1]) + b"\0" * 8
+    + b"\x04\x00\x07\x00" + lv(b"h2") + lv(b"example.com")
+    + lv(b"TLSv1.3") + lv(b"TLS_AES_128_GCM_SHA256") + lv(b"client"))
+put("proxy", "write-mixed", b"\x01\x00" + b"\x05" * 15 + b"\x01" + b"\x07" * 27)
+
+# --- ebtree: byte 0 key length; ops (op & 7, element << 3) + arguments ------
+def eb(klen_sel, *ops):
+    return bytes([klen_sel]) + b"".join(ops)
+
+
+def ins(i, key):
+    return bytes([(i << 3) | 0]) + key
+
+
+def near(i, j, bit):
+    return bytes([(i << 3) | 1, j, bit])
+
+
+def op(i, o):
+    return bytes([(i << 3) | o])
+
+
+put("ebtree", "k1-fill", eb(0, *[ins(i, bytes([i * 8])) for i in range(32)],
+                           op(0, 4), op(0, 5), op(3, 3), op(7, 6), op(2, 7)))
+put("ebtree", "k2-dups", eb(2, ins(0, b"ab"), ins(1, b"ab"), ins(2, b"ac"),
+                           op(0, 2) + b"ab", op(0, 3), op(1, 2) + b"ab",
+                           ins(1, b"ab"), op(1, 6), op(0, 4)))
+put("ebtree", "k4-near", eb(5, ins(0, b"\x80\0\0\0"),
+                           *[near(i, i - 1, i) for i in range(1, 20)],
+                           op(5, 6), op(0, 7), op(0, 5)))
+put("ebtree", "k33-near", eb(7, ins(0, bytes(33)),
+                            *[near(i, 0, 255 - i) for i in range(1, 30)],
+                            op(0, 4), op(10, 3), op(11, 3), op(0, 5)))
+put("ebtree", "k8-mixed", eb(6, *[ins(i, struct.pack(">Q", (i * 2654435761)
+                                                        % 2**64))
+                                 for i in range(0, 32, 3)],
+                            op(3, 7), op(0, 4), op(6, 3), op(9, 6)))
+
+# --- ringbuffer: slot size, prealloc, max_free, 3 capacities, ops ----------
+def rb(*ops):
+    return bytes([16, 2, 4, 4, 1, 9]) + bytes(ops)
+
+
+put("ringbuffer", "fill-drain", rb(*([6, 15] * 5 + [3, 4, 3, 7, 7, 7, 7, 7])))
+put("ringbuffer", "reserve-cancel", rb(0, 0, 2, 0, 1, 5, 2, 7, 3))
+put("ringbuffer", "three-rings", rb(6, 1, 14, 2, 22, 3, 6, 4, 14, 5, 22, 6,
+                                    15, 23, 7, 5, 13, 21))
+put("ringbuffer", "tiny-slots", bytes([1, 0, 0, 0, 8, 10]) + bytes(
+    [6, 200, 14, 200, 22, 200] * 4 + [4, 3, 12, 3, 20, 3] * 6))
+put("ringbuffer", "partial-reads", rb(6, 15, 4, 2, 4, 2, 4, 2, 3, 7, 0, 1, 9,
+                                      4, 0, 4, 0))
+
+# --- shsync: byte 0 mode ----------------------------------------------------
+put("shsync", "raw-garbage", b"\x00" + bytes(range(80)))
+put("shsync", "magic-random", b"\x01" + bytes(range(7, 120)))
+put("shsync", "magic-short", b"\x01" + b"\x00" * 10)
+put("shsync", "sealed-good", b"\x02\x05\x00\x00" + b"\xff" + b"\0" * 7
+    + b"\x01" * 8 + b"\x04" + b"ABCD" + b"\x00\x03" + b"xyz")
+put("shsync", "sealed-leftover", b"\x02\x05\x00\x00" + b"\xff" + b"\0" * 7
+    + b"\x02" * 8 + b"\x01" + b"A" + b"\x00\x01" + b"xy")
+put("shsync", "sealed-idlen0", b"\x02\x05\x00\x00" + b"\xff" + b"\0" * 7
+    + b"\x03" * 8 + b"\x00" + b"\x00\x01" + b"x")
+put("shsync", "genuine-flip", b"\x03\x0f\x00\x00\x10\x01" + b"I" * 16
+    + b"S" * 40)
+put("shsync", "genuine-cut", b"\x03\x1f\x10\x00\x20\x00" + b"I" * 32
+    + b"S" * 100)
+put("shsync", "genuine-stale", b"\x03\x00\x90\x00\x05\x01" + b"I" + b"S" * 3)
