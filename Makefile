@@ -6,6 +6,8 @@
 #   make test                 install what is missing, build every variant, test
 #   make install              PREFIX=/usr/local DESTDIR=
 #   make clean
+#   make bench                stud against hitch, haproxy, nginx and stunnel
+#   make fuzz                 every libFuzzer harness for FUZZ_SECONDS each
 
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
@@ -43,8 +45,8 @@ TEST_DEPS  := clang libclang-rt-14-dev python3 python3-pytest curl openssl \
 	      gnutls-bin haproxy procps iproute2 man-db testssl.sh sslscan \
 	      util-linux
 
-.PHONY: all run test unit integration deps-build deps-run deps-test install \
-	clean variants
+.PHONY: all run test unit integration sanitize deps-build deps-run deps-test \
+	install clean variants
 
 all: stud
 
@@ -133,11 +135,30 @@ integration:
 	@echo "== integration tests, USE_SHARED_CACHE=1 build"
 	STUD_BIN=$(CURDIR)/build/shared/stud $(PYTEST) tests/integration
 
+# The integration suite again, against an AddressSanitizer + UBSan build;
+# every report lands in SANITIZER_LOGS, and any report fails the run.
+SAN_CFLAGS     := -O1 -g -fno-omit-frame-pointer \
+		  -fsanitize=address,undefined -fno-sanitize-recover=all
+SANITIZER_LOGS := $(CURDIR)/build/sanitizer-logs
+
+sanitize: deps-test
+	@$(MAKE) --no-print-directory build/asan/stud CC=clang VARIANT=asan \
+	    CFLAGS="$(SAN_CFLAGS)"
+	@rm -rf $(SANITIZER_LOGS) && mkdir -p $(SANITIZER_LOGS)
+	@echo "== integration tests, ASan+UBSan build"
+	ASAN_OPTIONS=log_path=$(SANITIZER_LOGS)/asan:detect_leaks=1 \
+	UBSAN_OPTIONS=log_path=$(SANITIZER_LOGS)/ubsan:print_stacktrace=1:halt_on_error=1 \
+	STUD_SANITIZER_LOGS=$(SANITIZER_LOGS) \
+	STUD_BIN=$(CURDIR)/build/asan/stud $(PYTEST) tests/integration
+	@if [ -n "$$(ls -A $(SANITIZER_LOGS))" ]; then \
+	    echo "sanitizer reports:" >&2; cat $(SANITIZER_LOGS)/* >&2; exit 1; fi
+
 test: deps-test
 	@$(MAKE) --no-print-directory variants
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory sanitize
 
 include tests/fuzz/fuzz.mk
 
@@ -154,3 +175,6 @@ install: stud
 
 clean:
 	rm -rf build stud
+
+# --- benchmark --------------------------------------------------------
+include tests/bench/bench.mk

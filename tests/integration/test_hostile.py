@@ -38,7 +38,8 @@ import pytest
 
 from backend import HTTP_BODY
 from harness import (STUD_BIN, BioClient, client_context, fd_count, http_get,
-                     proc_status, vmrss_kib, wait_until, which)
+                     proc_status, vmrss_kib, wait_until, which,
+                     SANITIZED)
 
 RSS_MARGIN_KIB = 4096
 CLOSE_TIMEOUT = 10.0         # s for stud to close one attack connection
@@ -51,14 +52,7 @@ BAD_STDERR = ("killed by signal", "exited with status", "replacing",
               "runtime error:", "out of memory")
 
 
-def _asan_build():
-    try:
-        return b"__asan_init" in Path(STUD_BIN).read_bytes()
-    except OSError:
-        return False
-
-
-ASAN = _asan_build()
+ASAN = SANITIZED
 
 
 def _body(raw):

@@ -26,7 +26,7 @@ from harness import (STUD_BIN, BioClient, alive, assert_one_line_error,
                      client_context, http_get, ipv6_loopback_available,
                      listening_ports, proc_stat_fields, proc_status,
                      read_pidfile, recv_all, run_stud, s_client,
-                     tcp_shut_wr, tls_connect, wait_until, which)
+                     tcp_shut_wr, tls_connect, wait_until, which, stud_env)
 
 AF_INET_OCTET = b"\x02"      # Linux AF_INET
 AF_INET6_OCTET = b"\x0a"     # Linux AF_INET6
@@ -425,7 +425,7 @@ def _start_daemon(args, pidfile, detached, timeout=5.0):
     t0 = time.monotonic()
     with open(os.devnull, "wb") as null:
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=null,
-                             stderr=subprocess.PIPE)
+                             stderr=subprocess.PIPE, env=stud_env(cmd))
     try:
         _, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

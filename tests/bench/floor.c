@@ -1,0 +1,354 @@
+/*
+ * floor - the cost of OpenSSL itself: a minimal single-process nonblocking
+ * TLS server with no backend. It handshakes and answers proto.h from memory,
+ * so a terminator's CPU per handshake (or per MiB) can be read against what
+ * the TLS library alone needs on this machine.
+ *
+ *   floor -p PORT [-a ADDR] CERT.pem      (certificate chain + private key)
+ *
+ * Configured like a sensible terminator: TLS 1.2 and 1.3, OpenSSL's built-in
+ * server session cache, stateless tickets (OpenSSL's default key), no
+ * renegotiation, SSL_MODE_RELEASE_BUFFERS. Stops on SIGTERM.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "proto.h"
+
+enum { ST_HS, ST_REQ, ST_REPLY, ST_DOWNLOAD, ST_SINK, ST_OK };
+
+struct fconn {
+	int fd;
+	int state;
+	int handshaken;
+	uint32_t ev;
+	SSL *ssl;
+	size_t reqlen;
+	size_t off;
+	uint64_t left;
+	char req[REQ_MAX];
+};
+
+static char reply[REPLY_LEN];
+static char filler[FILLER_LEN];
+static char scratch[64 * 1024];
+static int epfd;
+static volatile sig_atomic_t stop;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "floor: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void
+die_ssl(const char *what)
+{
+	fprintf(stderr, "floor: %s\n", what);
+	ERR_print_errors_fp(stderr);
+	exit(1);
+}
+
+static void
+want(struct fconn *c, uint32_t ev)
+{
+	struct epoll_event e = { .events = ev, .data.ptr = c };
+
+	if (c->ev != ev && epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &e) == 0)
+		c->ev = ev;
+}
+
+static void
+conn_close(struct fconn *c)
+{
+	/* Keep the session of a completed handshake resumable, whatever way
+	 * the client closed (see SSL_free's eviction of unclosed sessions). */
+	if (c->handshaken)
+		SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN |
+		    SSL_RECEIVED_SHUTDOWN);
+	SSL_free(c->ssl);
+	close(c->fd);
+	free(c);
+}
+
+static int
+dispatch(struct fconn *c)
+{
+	uint64_t n;
+	int kind;
+
+	c->req[c->reqlen] = '\0';
+	kind = proto_parse(c->req, &n);
+	c->reqlen = 0;
+	c->off = 0;
+	c->left = n;
+	switch (kind) {
+	case 'S':
+		c->state = ST_REPLY;
+		return 0;
+	case 'D':
+		c->state = ST_DOWNLOAD;
+		return 0;
+	case 'U':
+		c->state = n ? ST_SINK : ST_OK;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int
+feed(struct fconn *c, const char *p, size_t n)
+{
+	while (n > 0) {
+		if (c->state == ST_SINK) {
+			size_t k = n < c->left ? n : (size_t)c->left;
+
+			c->left -= k;
+			p += k;
+			n -= k;
+			if (c->left == 0) {
+				c->state = ST_OK;
+				c->off = 0;
+			}
+			continue;
+		}
+		if (c->state != ST_REQ)
+			return -1;
+		if (*p == '\n') {
+			if (dispatch(c) == -1)
+				return -1;
+		} else if (c->reqlen + 1 >= sizeof(c->req))
+			return -1;
+		else
+			c->req[c->reqlen++] = *p;
+		p++;
+		n--;
+	}
+	return 0;
+}
+
+/* After an SSL call returned r <= 0: 1 = wait (interest set), 0 = close. */
+static int
+ssl_wait(struct fconn *c, int r)
+{
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		want(c, EPOLLIN);
+		return 1;
+	case SSL_ERROR_WANT_WRITE:
+		want(c, EPOLLOUT);
+		return 1;
+	case SSL_ERROR_ZERO_RETURN:	/* close_notify: answer it, close */
+		SSL_shutdown(c->ssl);
+		return 0;
+	default:
+		ERR_clear_error();
+		return 0;
+	}
+}
+
+static void
+handle(struct fconn *c)
+{
+	int r;
+
+	for (;;) {
+		const char *out;
+		int len;
+
+		switch (c->state) {
+		case ST_HS:
+			r = SSL_do_handshake(c->ssl);
+			if (r == 1) {
+				c->handshaken = 1;
+				c->state = ST_REQ;
+				continue;
+			}
+			break;
+		case ST_REQ:
+		case ST_SINK:
+			r = SSL_read(c->ssl, scratch, sizeof(scratch));
+			if (r > 0) {
+				if (feed(c, scratch, (size_t)r) == -1)
+					goto drop;
+				continue;
+			}
+			break;
+		case ST_REPLY:
+		case ST_OK:
+			out = c->state == ST_REPLY ? reply : "OK\n";
+			len = c->state == ST_REPLY ? REPLY_LEN : 3;
+			r = SSL_write(c->ssl, out + c->off, len - (int)c->off);
+			if (r > 0) {
+				c->off += (size_t)r;
+				if ((int)c->off == len)
+					c->state = ST_REQ;
+				continue;
+			}
+			break;
+		case ST_DOWNLOAD:
+			if (c->left == 0) {
+				c->state = ST_REQ;
+				continue;
+			}
+			len = c->left < 16384 ? (int)c->left : 16384;
+			r = SSL_write(c->ssl, filler, len);
+			if (r > 0) {
+				c->left -= (uint64_t)r;
+				continue;
+			}
+			break;
+		default:
+			goto drop;
+		}
+		if (ssl_wait(c, r))
+			return;
+		goto drop;
+	}
+drop:
+	conn_close(c);
+}
+
+static SSL_CTX *
+make_ctx(const char *pem)
+{
+	static const unsigned char sid_ctx[] = "floor";
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (ctx == NULL)
+		die_ssl("SSL_CTX_new");
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	if (SSL_CTX_use_certificate_chain_file(ctx, pem) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, pem, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		die_ssl("cannot load the certificate and key");
+	return ctx;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sigaction sa = { .sa_handler = on_term };
+	struct epoll_event e, evs[256];
+	const char *addr = "127.0.0.1";
+	int port = 0, opt, lfd, one = 1, i, n;
+	SSL_CTX *ctx;
+
+	while ((opt = getopt(argc, argv, "a:p:")) != -1) {
+		switch (opt) {
+		case 'a':
+			addr = optarg;
+			break;
+		case 'p':
+			port = atoi(optarg);
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (port <= 0 || optind != argc - 1)
+		goto usage;
+	raise_nofile();
+	proto_fill_reply(reply);
+	memset(filler, '.', sizeof(filler));
+	signal(SIGPIPE, SIG_IGN);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	ctx = make_ctx(argv[optind]);
+
+	sin.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
+		fprintf(stderr, "floor: bad address %s\n", addr);
+		return 1;
+	}
+	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)) == -1)
+		die("socket");
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		die("bind");
+	if (listen(lfd, 1024) == -1)
+		die("listen");
+	if ((epfd = epoll_create1(0)) == -1)
+		die("epoll_create1");
+	e.events = EPOLLIN;
+	e.data.ptr = NULL;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &e) == -1)
+		die("epoll_ctl");
+
+	while (!stop) {
+		n = epoll_wait(epfd, evs, 256, 500);
+		for (i = 0; i < n; i++) {
+			struct fconn *c = evs[i].data.ptr;
+
+			if (c != NULL) {
+				handle(c);
+				continue;
+			}
+			for (;;) {
+				int fd = accept4(lfd, NULL, NULL,
+				    SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+				if (fd == -1)
+					break;
+				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				    sizeof(one));
+				if ((c = calloc(1, sizeof(*c))) == NULL ||
+				    (c->ssl = SSL_new(ctx)) == NULL ||
+				    SSL_set_fd(c->ssl, fd) != 1) {
+					if (c != NULL)
+						SSL_free(c->ssl);
+					free(c);
+					close(fd);
+					continue;
+				}
+				SSL_set_accept_state(c->ssl);
+				c->fd = fd;
+				c->ev = EPOLLIN;
+				e.events = EPOLLIN;
+				e.data.ptr = c;
+				if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) == -1) {
+					SSL_free(c->ssl);
+					free(c);
+					close(fd);
+					continue;
+				}
+				handle(c);
+			}
+		}
+	}
+	SSL_CTX_free(ctx);
+	return 0;
+usage:
+	fprintf(stderr, "usage: floor -p PORT [-a ADDR] CERT.pem\n");
+	return 2;
+}

@@ -1,0 +1,77 @@
+/*
+ * The tiny line protocol spoken between the load generator (loadgen.c), the
+ * backend (backend.c) and the floor server (floor.c). Every request is one
+ * line; the reply depends on its first letter:
+ *
+ *   "S\n"       a small reply: REPLY_LEN bytes, the last one (only) '\n'
+ *   "D <n>\n"   download: exactly <n> bytes of filler ('.'), no newline
+ *   "U <n>\n"   upload: <n> bytes follow; once all are in, the reply "OK\n"
+ *
+ * A connection may carry any number of requests one after the other; the
+ * server never closes first. This keeps every terminator doing the same
+ * work: it only relays bytes.
+ */
+#ifndef BENCH_PROTO_H
+#define BENCH_PROTO_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#define REPLY_LEN	128
+#define REQ_MAX		64
+#define FILLER_LEN	(64 * 1024)
+
+static inline void
+proto_fill_reply(char *buf)
+{
+	memset(buf, 'x', REPLY_LEN);
+	memcpy(buf, "OK ", 3);
+	buf[REPLY_LEN - 1] = '\n';
+}
+
+/* Parse a request line (without its '\n'); returns its kind or 0. */
+static inline int
+proto_parse(const char *line, uint64_t *n)
+{
+	char *end;
+
+	*n = 0;
+	switch (line[0]) {
+	case 'S':
+		return 'S';
+	case 'D':
+	case 'U':
+		if (line[1] != ' ')
+			return 0;
+		*n = strtoull(line + 2, &end, 10);
+		return *end == '\0' ? line[0] : 0;
+	default:
+		return 0;
+	}
+}
+
+static inline void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static inline double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#endif
