@@ -608,6 +608,10 @@ tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
 	SSL_CTX_set_options(ctx, op);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	/* one read(2) per burst of records, not two per record (header, then
+	 * body); the worker keeps calling SSL_read until WANT_READ, so data
+	 * OpenSSL buffered ahead is never left waiting */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	if (tls_set_protocols(ctx, cfg, errbuf, errlen) == -1 ||
 	    tls_setup_tickets(ctx, cfg, errbuf, errlen) == -1 ||
