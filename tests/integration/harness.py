@@ -145,7 +145,38 @@ def wait_until(pred, timeout, interval=0.02):
 # ---------------------------------------------------------------------------
 # stud process
 # ---------------------------------------------------------------------------
-class Stud:
+class _Workers:
+    """Remembers every worker pid seen (with its start time, so a recycled
+    pid is never mistaken for one), to stop them all at the end."""
+
+    def __init__(self):
+        self._known = {}  # worker pid -> starttime
+
+    def _remember(self, pids):
+        for p in pids:
+            st = proc_stat(p)
+            if st is not None:
+                self._known.setdefault(p, st[2])
+        return pids
+
+    def _alive_known(self):
+        out = []
+        for pid, start in self._known.items():
+            st = proc_stat(pid)
+            if st is not None and st[2] == start and st[0] != "Z":
+                out.append(pid)
+        return out
+
+    def _kill_known(self):
+        """SIGKILL every remembered worker still alive."""
+        for pid in self._alive_known():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+class Stud(_Workers):
     """A running stud. Use .stop() (idempotent) to end it and its workers."""
 
     def __init__(self, args, workdir, name="stud", env=None):
@@ -157,7 +188,7 @@ class Stud:
             n += 1
         self.stderr_path = workdir / ("%s.%d.stderr" % (name, n))
         self.stdout_path = workdir / ("%s.%d.stdout" % (name, n))
-        self._known = {}  # worker pid -> starttime, for cleanup
+        _Workers.__init__(self)
         self.returncode = None
         with open(self.stderr_path, "wb") as err, \
                 open(self.stdout_path, "wb") as out:
@@ -195,12 +226,7 @@ class Stud:
                              "stderr:\n%s" % (timeout, self.args, self.stderr()))
 
     def workers(self, include_zombies=False):
-        pids = children(self.pid, include_zombies)
-        for p in pids:
-            st = proc_stat(p)
-            if st is not None:
-                self._known.setdefault(p, st[2])
-        return pids
+        return self._remember(children(self.pid, include_zombies))
 
     def wait_workers(self, n, timeout=5.0):
         wait_until(lambda: len(self.workers()) == n, timeout)
@@ -208,17 +234,6 @@ class Stud:
         assert len(got) == n, ("expected %d workers, got %r; stderr:\n%s"
                                % (n, got, self.stderr()))
         return got
-
-    def _kill_known(self):
-        """SIGKILL any worker we have seen that is still alive (same pid and
-        same start time, so never a recycled pid)."""
-        for pid, start in list(self._known.items()):
-            st = proc_stat(pid)
-            if st is not None and st[2] == start and st[0] != "Z":
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
 
     def send_signal(self, sig):
         self.workers()  # remember current workers for cleanup
@@ -244,14 +259,6 @@ class Stud:
         wait_until(lambda: not any(self._alive_known()), 2.0)
         self._kill_known()
         return self.returncode
-
-    def _alive_known(self):
-        out = []
-        for pid, start in self._known.items():
-            st = proc_stat(pid)
-            if st is not None and st[2] == start and st[0] != "Z":
-                out.append(pid)
-        return out
 
     def known_alive(self):
         return self._alive_known()
@@ -547,7 +554,7 @@ def proc_stat_fields(pid):
     return data[data.rfind(")") + 2:].split()
 
 
-class Detached:
+class Detached(_Workers):
     """A stud that daemonised itself (--daemon), known by the pid in its
     pidfile.  stop() (idempotent) ends it and any worker seen."""
 
@@ -555,7 +562,7 @@ class Detached:
         self.pid = pid
         st = proc_stat(pid)
         self.start = st[2] if st else None
-        self._known = {}
+        _Workers.__init__(self)
 
     def alive(self):
         st = proc_stat(self.pid)
@@ -564,20 +571,7 @@ class Detached:
     def workers(self):
         if not self.alive():
             return []
-        pids = children(self.pid)
-        for p in pids:
-            st = proc_stat(p)
-            if st is not None:
-                self._known.setdefault(p, st[2])
-        return pids
-
-    def _alive_known(self):
-        out = []
-        for pid, start in self._known.items():
-            st = proc_stat(pid)
-            if st is not None and st[2] == start and st[0] != "Z":
-                out.append(pid)
-        return out
+        return self._remember(children(self.pid))
 
     def signal(self, sig):
         self.workers()
@@ -598,11 +592,7 @@ class Detached:
                 os.kill(self.pid, signal.SIGKILL)
                 self.wait_gone(2.0)
         wait_until(lambda: not self._alive_known(), 2.0)
-        for pid in self._alive_known():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        self._kill_known()
 
 
 def read_pidfile(path):
