@@ -33,7 +33,9 @@
 
 /* Session ticket keys: name, HMAC-SHA256 secret and AES-256 key, 80 bytes
  * as in a --ticket-key-file line. The first one encrypts, all decrypt. They
- * live in the parent before fork, so every worker holds the same keys. */
+ * are made in the parent before fork, so every worker holds the same keys,
+ * and kept with each context (freed with it), so a reload that fails
+ * changes nothing. */
 struct ticket_key {
 	unsigned char	name[16];
 	unsigned char	hmac[32];
@@ -42,8 +44,15 @@ struct ticket_key {
 
 #define TICKET_KEYS_MAX	64
 
-static struct ticket_key	 ticket_keys[TICKET_KEYS_MAX];
-static size_t			 n_ticket_keys;
+struct ticket_keys {
+	size_t		 n;
+	struct ticket_key k[TICKET_KEYS_MAX];
+};
+
+static struct ticket_key	 random_key;	/* without a key file; made
+						 * once, kept across reloads */
+static int			 random_key_made;
+static int			 tickets_index = -1;
 static EVP_CIPHER		*ticket_cipher;
 
 #ifdef USE_SHARED_CACHE
@@ -469,9 +478,9 @@ ticket_key_decode(const char *line, struct ticket_key *k)
 }
 
 static int
-ticket_keys_load(const char *path, char *errbuf, size_t errlen)
+ticket_keys_load(const char *path, struct ticket_keys *keys, char *errbuf,
+    size_t errlen)
 {
-	struct ticket_key keys[TICKET_KEYS_MAX];
 	char line[512];
 	unsigned lineno = 0;
 	size_t n = 0;
@@ -488,7 +497,7 @@ ticket_keys_load(const char *path, char *errbuf, size_t errlen)
 		if (line[0] == '\0' || line[0] == '#')
 			continue;
 		if (n == TICKET_KEYS_MAX ||
-		    ticket_key_decode(line, &keys[n]) == -1) {
+		    ticket_key_decode(line, &keys->k[n]) == -1) {
 			snprintf(errbuf, errlen, "%s:%u: %s", path, lineno,
 			    n == TICKET_KEYS_MAX ? "too many ticket keys" :
 			    "a ticket key is the base64 of 80 bytes "
@@ -503,34 +512,44 @@ ticket_keys_load(const char *path, char *errbuf, size_t errlen)
 		snprintf(errbuf, errlen, "no ticket key in %s", path);
 		return -1;
 	}
-	memcpy(ticket_keys, keys, n * sizeof(keys[0]));
-	n_ticket_keys = n;
-	OPENSSL_cleanse(keys, sizeof(keys));
+	keys->n = n;
 	return 0;
 }
 
 /* Without a key file: one random key, made once and kept across reloads. */
 static int
-ticket_keys_random(char *errbuf, size_t errlen)
+ticket_keys_random(struct ticket_keys *keys, char *errbuf, size_t errlen)
 {
-	if (n_ticket_keys > 0)
-		return 0;
-	if (RAND_bytes((unsigned char *)&ticket_keys[0],
-	    sizeof(ticket_keys[0])) != 1) {
+	if (!random_key_made && RAND_bytes((unsigned char *)&random_key,
+	    sizeof(random_key)) != 1) {
 		snprintf(errbuf, errlen, "cannot make a session ticket key");
 		return -1;
 	}
-	n_ticket_keys = 1;
+	random_key_made = 1;
+	keys->k[0] = random_key;
+	keys->n = 1;
 	return 0;
 }
 
+static void
+ticket_keys_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	OPENSSL_clear_free(ptr, sizeof(struct ticket_keys));
+}
+
 static int
-ticket_mac_init(EVP_MAC_CTX *hctx, struct ticket_key *k)
+ticket_mac_init(EVP_MAC_CTX *hctx, const struct ticket_key *k)
 {
 	OSSL_PARAM p[3];
 
-	p[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k->hmac,
-	    sizeof(k->hmac));
+	p[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+	    (void *)k->hmac, sizeof(k->hmac));
 	p[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
 	    (char *)"SHA256", 0);
 	p[2] = OSSL_PARAM_construct_end();
@@ -543,10 +562,14 @@ static int
 ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
     EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc)
 {
-	struct ticket_key *k = &ticket_keys[0];
+	const struct ticket_keys *keys =
+	    SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tickets_index);
+	const struct ticket_key *k;
 	size_t i;
 
-	(void)ssl;
+	if (keys == NULL)
+		return -1;
+	k = &keys->k[0];
 	if (enc) {
 		memcpy(name, k->name, sizeof(k->name));
 		if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1 ||
@@ -555,12 +578,12 @@ ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 			return -1;
 		return 1;
 	}
-	for (i = 0; i < n_ticket_keys; i++)
-		if (memcmp(name, ticket_keys[i].name, 16) == 0)
+	for (i = 0; i < keys->n; i++)
+		if (memcmp(name, keys->k[i].name, 16) == 0)
 			break;
-	if (i == n_ticket_keys)
+	if (i == keys->n)
 		return 0;
-	k = &ticket_keys[i];
+	k = &keys->k[i];
 	if (EVP_DecryptInit_ex2(ectx, ticket_cipher, k->aes, iv, NULL) != 1 ||
 	    ticket_mac_init(hctx, k) != 1)
 		return -1;
@@ -571,6 +594,8 @@ static int
 tls_setup_tickets(SSL_CTX *ctx, const struct stud_config *cfg, char *errbuf,
     size_t errlen)
 {
+	struct ticket_keys *keys;
+
 	if (ticket_cipher == NULL &&
 	    (ticket_cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL)) ==
 	    NULL) {
@@ -578,11 +603,20 @@ tls_setup_tickets(SSL_CTX *ctx, const struct stud_config *cfg, char *errbuf,
 		    "session tickets");
 		return -1;
 	}
-	if (*cfg->ticket_key_file != '\0') {
-		if (ticket_keys_load(cfg->ticket_key_file, errbuf, errlen) == -1)
-			return -1;
-	} else if (ticket_keys_random(errbuf, errlen) == -1)
+	if (tickets_index == -1)
+		tickets_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+		    ticket_keys_free);
+	if ((keys = OPENSSL_zalloc(sizeof(*keys))) == NULL) {
+		snprintf(errbuf, errlen, "out of memory");
 		return -1;
+	}
+	if ((*cfg->ticket_key_file != '\0' ? ticket_keys_load(
+	    cfg->ticket_key_file, keys, errbuf, errlen) :
+	    ticket_keys_random(keys, errbuf, errlen)) == -1) {
+		OPENSSL_clear_free(keys, sizeof(*keys));
+		return -1;
+	}
+	SSL_CTX_set_ex_data(ctx, tickets_index, keys);
 	if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1) {
 		snprintf(errbuf, errlen, "cannot install the ticket callback");
 		return -1;

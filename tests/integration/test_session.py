@@ -342,3 +342,44 @@ def test_ticket_key_file_reread_on_reload(start_stud, backend, tmp_path):
     assert not _request(ctx, a.port, old)[1], "old key still decrypts"
     new, _ = _request(ctx, a.port)
     assert _request(ctx, b.port, new)[1], "new key (shared with b) not used"
+
+
+def test_failed_reload_keeps_ticket_keys(start_stud, backend, tmp_path):
+    """A reload that fails after reading a new ticket key file (here: its
+    frontend cannot be bound) changes nothing: a worker respawned afterwards
+    still decrypts tickets made under the old key."""
+    import os
+    import signal
+    be = backend("http")
+    keys = tmp_path / "keys"
+    keys.write_bytes(_key_file(tmp_path, "k1").read_bytes())
+    port = _free_tcp_port()
+    conf = tmp_path / "stud.conf"
+    conf.write_text('frontend = "[127.0.0.1]:%d"\nticket-key-file = "%s"\n'
+                    % (port, keys))
+    s = start_stud(be.port, "--config=%s" % conf, frontend="127.0.0.1,0")
+    (worker,) = s.wait_workers(1)
+    ctx = _ctx(maximum=ssl.TLSVersion.TLSv1_3)
+    old, _ = _request(ctx, port)
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        keys.write_bytes(_key_file(tmp_path, "k2").read_bytes())
+        conf.write_text('frontend = "[127.0.0.1]:%d"\nticket-key-file = "%s"\n'
+                        % (busy.getsockname()[1], keys))
+        os.kill(s.pid, signal.SIGHUP)
+        assert wait_until(lambda: "reload failed" in s.stderr(), 10.0)
+        os.kill(worker, signal.SIGKILL)
+        assert wait_until(lambda: worker not in s.workers() and
+                          len(s.workers()) == 1, 5.0)
+        assert _request(ctx, port, old)[1], \
+            "the respawned worker lost the running ticket keys"
+    finally:
+        busy.close()
+
+
+def _free_tcp_port():
+    with socket.socket() as t:
+        t.bind(("127.0.0.1", 0))
+        return t.getsockname()[1]
