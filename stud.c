@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
@@ -274,6 +275,26 @@ bind_frontends(struct setup *s, const struct setup *running, char *err,
 		s->nfronts++;
 	}
 	return 0;
+}
+
+/* Options for the clients' sockets, set once on each listening socket:
+ * Linux copies them to every socket accept() returns. Applied when a setup
+ * takes over, so a reload that fails leaves the running sockets alone. */
+static void
+tune_listeners(const struct setup *s)
+{
+	int one = 1, idle = (int)s->cfg.keepalive, on = idle > 0;
+	size_t i;
+
+	for (i = 0; i < s->nfronts; i++) {
+		int fd = s->fronts[i].fd;
+
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+		if (on)
+			setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
+			    sizeof(idle));
+	}
 }
 
 static void
@@ -588,6 +609,7 @@ parent_reload(void)
 	old = cur;
 	cur = next;
 	apply_log_level(&cur.cfg);
+	tune_listeners(&cur);
 	setup_free(&old, &cur);		/* before fork: new workers must not
 					 * inherit the old frontend */
 	workers_start();
@@ -750,6 +772,7 @@ build_setup(void)
 	if (setup_complete(&cur, NULL, !cur.cfg.test_only, err,
 	    sizeof(err)) == -1)
 		fatal("%s", err);
+	tune_listeners(&cur);
 }
 
 static void

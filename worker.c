@@ -638,18 +638,6 @@ backend_cb(EV_P_ ev_io *w, int revents)
 }
 
 static void
-conn_setsockopts(int fd)
-{
-	int one = 1, idle = (int)cfg->keepalive;
-
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (idle <= 0)
-		return;
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-}
-
-static void
 conn_new(int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
     SSL_CTX *ctx)
 {
@@ -662,7 +650,6 @@ conn_new(int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
 		close(fd);
 		return;
 	}
-	conn_setsockopts(fd);
 	memcpy(&c->peer, peer, peerlen < sizeof(c->peer) ? peerlen :
 	    sizeof(c->peer));
 	c->started = ev_now(EV_DEFAULT);

@@ -633,6 +633,24 @@ def test_keepalive(start_stud, backend, k):
 
 
 @needs_ss
+def test_keepalive_change_applies_on_reload(start_stud, backend, tmp_path):
+    """The listening socket is kept across a reload; the new -k still
+    reaches the connections accepted after it."""
+    be = backend("echo")
+    conf = tmp_path / "stud.conf"
+    conf.write_text("keepalive = 7\n")
+    s = start_stud(be.port, "--config=%s" % conf)
+    conf.write_text("keepalive = 0\n")
+    os.kill(s.pid, signal.SIGHUP)
+    assert wait_until(lambda: "configuration reloaded" in s.stderr(), 10.0)
+    with tls_connect(s.port, timeout=10) as c:
+        c.sendall(b"ping")
+        assert c.recv(4) == b"ping"
+        line = _stud_side_line(s.port, c.getsockname()[1])
+    assert "keepalive" not in line, line
+
+
+@needs_ss
 def test_backlog(start_stud, backend):
     be = backend("http")
     s = start_stud(be.port, "-B", "37")
