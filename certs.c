@@ -300,7 +300,10 @@ group_has(const struct group *g, const char *name)
 	    name_cmp) != NULL;
 }
 
-SSL_CTX *
+/* The context for a host name, as SNI picks it: an exact name (any case)
+ * before a wildcard, "*.example.com" matching exactly one label; NULL when
+ * nothing matches. */
+static SSL_CTX *
 certs_lookup(const struct certs *c, const char *name)
 {
 	char low[256], wild[258];

@@ -28,9 +28,4 @@ void		 certs_free(struct certs *c);
  * certificate at all). */
 SSL_CTX		*certs_context(const struct certs *c, const char *path);
 
-/* The context for a host name, as SNI picks it: an exact name (any case)
- * before a wildcard, "*.example.com" matching exactly one label; NULL when
- * nothing matches. For tests and the servername callback. */
-SSL_CTX		*certs_lookup(const struct certs *c, const char *name);
-
 #endif /* STUD_CERTS_H */

@@ -21,7 +21,6 @@ static int	 log_syslog;
 static int	 log_file = -1;		/* --log-file, else stderr */
 static char	*log_path;
 static int	 log_forward = -1;	/* worker: the pipe to the parent */
-static unsigned long log_dropped;	/* lines lost to a full pipe */
 
 int
 log_facility(const char *name)
@@ -112,17 +111,13 @@ log_forward_to(int fd)
 	log_forward = fd;
 }
 
-/* Write a whole line to fd; one write(2), so lines never interleave. */
+/* Write a whole line to fd; one write(2), so lines never interleave. A
+ * line that does not fit (a full pipe) is lost, as log.h documents. */
 static void
 put_line(int fd, const char *line, size_t len)
 {
-	ssize_t n;
-
-	do
-		n = write(fd, line, len);
-	while (n == -1 && errno == EINTR);
-	if (n != (ssize_t)len)
-		log_dropped++;
+	while (write(fd, line, len) == -1 && errno == EINTR)
+		;
 }
 
 void

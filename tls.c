@@ -62,7 +62,6 @@ static EVP_CIPHER		*ticket_cipher;
 
 static struct shctx	*shared_cache;
 static tls_session_hook	 session_hook;
-static long		 shared_cache_slots;
 
 static int
 shared_new_cb(SSL *ssl, SSL_SESSION *sess)
@@ -139,7 +138,6 @@ tls_setup_session_cache(SSL_CTX *ctx, const struct stud_config *cfg,
 			    strerror(errno));
 			return -1;
 		}
-		shared_cache_slots = cfg->session_cache;
 	}
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER |
 	    SSL_SESS_CACHE_NO_INTERNAL);
@@ -149,11 +147,6 @@ tls_setup_session_cache(SSL_CTX *ctx, const struct stud_config *cfg,
 	return 0;
 }
 
-long
-tls_shared_cache_slots(void)
-{
-	return shared_cache_slots;
-}
 #else
 static int
 tls_setup_session_cache(SSL_CTX *ctx, const struct stud_config *cfg,
@@ -168,11 +161,6 @@ tls_setup_session_cache(SSL_CTX *ctx, const struct stud_config *cfg,
 	return 0;
 }
 
-long
-tls_shared_cache_slots(void)
-{
-	return 0;
-}
 #endif
 
 /* Describe the oldest queued OpenSSL error in buf and clear the queue. */

@@ -24,10 +24,6 @@ SSL_CTX	*tls_ctx_new(const struct stud_config *cfg, char *errbuf,
 int	tls_ctx_load_pem(SSL_CTX *ctx, const char *path, char *errbuf,
 	    size_t errlen);
 
-/* Slots of the shared session cache in use (0: none, or not built in). The
- * cache is made by the first tls_ctx_new() and kept across reloads. */
-long	tls_shared_cache_slots(void);
-
 #ifdef USE_SHARED_CACHE
 /* Called with each new session put in the shared cache (DER). */
 typedef void (*tls_session_hook)(const unsigned char *id, size_t idlen,

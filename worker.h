@@ -32,7 +32,6 @@ struct setup {
 	int			 drop_gid;
 	/* peer sync of the shared session cache (peersync.c) */
 	int			 sync_fd;	/* UDP socket, -1 if none */
-	int			 sync_owned;	/* this setup bound sync_fd */
 	struct sockaddr_storage	*peers;
 	size_t			 n_peers;
 	unsigned char		 sync_secret[256];

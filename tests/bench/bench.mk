@@ -26,16 +26,7 @@ BENCH_TOOLS  := $(BENCH_OUT)/loadgen $(BENCH_OUT)/backend $(BENCH_OUT)/floor
 
 # Debian packages, installed only when missing (apt-get update first).
 bench-deps:
-	@missing=""; for p in $(BENCH_DEPS); do \
-	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	    echo "installing:$$missing"; \
-	    if [ "$$(id -u)" != 0 ]; then \
-	        echo "error: run as root to install:$$missing" >&2; exit 1; fi; \
-	    apt-get update -q && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
-	        || { echo "error: apt-get install$$missing failed" >&2; exit 1; }; \
-	fi
+	$(call install_missing,$(BENCH_DEPS))
 
 $(BENCH_OUT)/%: $(BENCH_DIR)/%.c $(BENCH_DIR)/proto.h
 	@mkdir -p $(BENCH_OUT)

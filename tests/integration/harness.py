@@ -701,3 +701,21 @@ def s_client(port, *args, host="127.0.0.1", timeout=20):
                        stdin=subprocess.DEVNULL, capture_output=True,
                        timeout=timeout)
     return r.returncode, (r.stdout + r.stderr).decode(errors="replace")
+
+
+def haproxy_accept_proxy_cfg(reply):
+    """A haproxy.cfg listening on 127.0.0.1:{port} (the haproxy fixture
+    fills it) with accept-proxy, answering every request with the log-format
+    string reply (e.g. "src=%[src]")."""
+    return """\
+global
+    log stderr local0 err
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+frontend fe
+    bind 127.0.0.1:{port} accept-proxy
+    http-request return status 200 content-type text/plain lf-string "%s"
+""" % reply

@@ -26,7 +26,8 @@ from harness import (STUD_BIN, BioClient, alive, assert_one_line_error,
                      client_context, http_get, ipv6_loopback_available,
                      listening_ports, proc_stat_fields, proc_status,
                      read_pidfile, recv_all, run_stud, s_client,
-                     tcp_shut_wr, tls_connect, wait_until, which, stud_env)
+                     tcp_shut_wr, tls_connect, wait_until, which, stud_env,
+                     haproxy_accept_proxy_cfg)
 
 AF_INET_OCTET = b"\x02"      # Linux AF_INET
 AF_INET6_OCTET = b"\x0a"     # Linux AF_INET6
@@ -133,18 +134,8 @@ def test_write_proxy_line(start_stud, backend, case):
     assert got == want, "backend got %r, expected %r" % (got, want)
 
 
-HAPROXY_CFG = """\
-global
-    log stderr local0 err
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 10s
-    timeout server 10s
-frontend fe
-    bind 127.0.0.1:{port} accept-proxy
-    http-request return status 200 content-type text/plain lf-string "src=%[src] sport=%[src_port] dst=%[dst] dport=%[dst_port]"
-"""
+HAPROXY_CFG = haproxy_accept_proxy_cfg(
+    "src=%[src] sport=%[src_port] dst=%[dst] dport=%[dst_port]")
 
 
 def test_write_proxy_with_real_haproxy(start_stud, haproxy):

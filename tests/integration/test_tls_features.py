@@ -40,7 +40,8 @@ from backend import free_port
 from harness import (LISTEN_RE, BioClient, client_context,
                      ipv6_loopback_available, recv_all, recv_exact,
                      run_stud_expect_failure, s_client,
-                     tcp_shut_wr, tls_connect, wait_until, which)
+                     tcp_shut_wr, tls_connect, wait_until, which,
+                     haproxy_accept_proxy_cfg)
 
 needs_ipv6 = pytest.mark.skipif(not ipv6_loopback_available(),
                                 reason="::1 not available on this host")
@@ -980,18 +981,8 @@ def test_write_proxy_v1_and_alias(stud_args, backend, pki, tmp_path, flag):
     assert _one_record(be) == want
 
 
-HAPROXY_V2_CFG = """\
-global
-    log stderr local0 err
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 10s
-    timeout server 10s
-frontend fe
-    bind 127.0.0.1:{port} accept-proxy
-    http-request return status 200 content-type text/plain lf-string "src=%[src] sport=%[src_port] dst=%[dst] dport=%[dst_port] authority=%[fc_pp_authority]"
-"""
+HAPROXY_V2_CFG = haproxy_accept_proxy_cfg(
+    "src=%[src] sport=%[src_port] dst=%[dst] dport=%[dst_port] authority=%[fc_pp_authority]")
 
 
 @pytest.mark.parametrize("sni", ["interop.example.com", None],
