@@ -594,14 +594,27 @@ def _timer_secs(text):
 
 
 def _stud_side_line(stud_port, client_port):
-    lines = _ss("-tnoH", "state", "established")
-    for line in lines:
-        f = line.split()
-        if len(f) >= 4 and f[2].endswith(":%d" % stud_port) and \
-                f[3].endswith(":%d" % client_port):
-            return line
-    raise AssertionError("no established socket %d <- %d in ss output:\n%s"
-                         % (stud_port, client_port, "\n".join(lines)))
+    """stud's socket for that client as ss shows it, once nothing it sent
+    waits for an ACK: ss shows one timer, and the retransmit timer ("on")
+    hides the keepalive one while data is in flight."""
+    found = []
+
+    def settled():
+        lines = _ss("-tnoH", "state", "established")
+        found[:] = [lines]
+        for line in lines:
+            f = line.split()
+            if len(f) >= 4 and f[2].endswith(":%d" % stud_port) and \
+                    f[3].endswith(":%d" % client_port):
+                found.append(line)
+                return "timer:(on," not in line
+        return False
+
+    wait_until(settled, 5.0)
+    assert len(found) == 2, ("no established socket %d <- %d in ss output:"
+                             "\n%s" % (stud_port, client_port,
+                                       "\n".join(found[0])))
+    return found[1]
 
 
 @needs_ss
