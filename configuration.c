@@ -82,6 +82,10 @@ static const struct opt opts[] = {
 	  NULL, "Session ticket keys, one base64 line of 80 bytes each "
 	  "(openssl rand -base64 80); the first encrypts, all decrypt. "
 	  "Empty: a random key shared by all workers", 0 },
+	{ "tls13-tickets", 0, OPT_LONG, F(tls13_tickets), "1", 0, 16, "NUM",
+	  NULL, "Session tickets sent after each TLS 1.3 handshake (OpenSSL "
+	  "sends 2; each costs CPU and a packet; 0 = no TLS 1.3 resumption)",
+	  0 },
 	{ "prefer-server-ciphers", 'O', OPT_BOOL, F(prefer_server_ciphers),
 	  "off", 0, 0, NULL, NULL, "Prefer the server's cipher order", 0 },
 	{ "backend", 'b', OPT_BACKEND, F(backend), "[127.0.0.1]:8000", 0, 0,

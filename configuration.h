@@ -36,6 +36,7 @@ struct stud_config {
 	char   *client_verify;		/* none, optional, required */
 	char   *client_verify_ca;
 	char   *ticket_key_file;	/* session ticket keys, "" = random */
+	long	tls13_tickets;		/* tickets sent per TLS 1.3 handshake */
 	/* SOCKET */
 	struct config_list frontends;	/* HOST,PORT[+CERT] */
 	struct config_addr backend;

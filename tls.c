@@ -634,6 +634,7 @@ tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
 	 * body); the worker keeps calling SSL_read until WANT_READ, so data
 	 * OpenSSL buffered ahead is never left waiting */
 	SSL_CTX_set_read_ahead(ctx, 1);
+	SSL_CTX_set_num_tickets(ctx, (size_t)cfg->tls13_tickets);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	if (tls_set_protocols(ctx, cfg, errbuf, errlen) == -1 ||
 	    tls_setup_tickets(ctx, cfg, errbuf, errlen) == -1 ||

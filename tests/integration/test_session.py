@@ -99,6 +99,58 @@ def test_ticket_key_rotation_old_key_still_decrypts(start_stud, backend,
     assert _request(ctx, b.port, session)[1]
 
 
+def _tls13_tickets_sent(port):
+    """Complete a TLS 1.3 handshake and send nothing: count the records
+    stud sends after its Finished (each is one NewSessionTicket, since the
+    HTTP backend says nothing before a request)."""
+    ctx = _ctx()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inc, out, server_hostname="localhost")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                raw.sendall(out.read())
+                data = raw.recv(65536)
+                assert data, "stud closed during the handshake"
+                inc.write(data)
+        raw.sendall(out.read())		# the client's Finished
+        raw.settimeout(1.0)		# tickets follow at once; then quiet
+        after = inc.read() if inc.pending else b""
+        try:
+            while True:
+                data = raw.recv(65536)
+                if not data:
+                    break
+                after += data
+        except socket.timeout:
+            pass
+    records = 0
+    while len(after) >= 5:
+        assert after[0] == 23, after[:5]	# application_data wrapping
+        after = after[5 + int.from_bytes(after[3:5], "big"):]
+        records += 1
+    assert after == b""
+    return records
+
+
+@pytest.mark.parametrize("arg,want", [(None, 1), ("0", 0), ("3", 3)])
+def test_tls13_tickets_per_handshake(start_stud, backend, arg, want):
+    """--tls13-tickets sets how many tickets follow a full TLS 1.3
+    handshake (default 1, OpenSSL's own default being 2), and a client
+    still resumes with the one it gets."""
+    be = backend("http")
+    extra = [] if arg is None else ["--tls13-tickets=" + arg]
+    s = start_stud(be.port, *extra)
+    assert _tls13_tickets_sent(s.port) == want
+    resumed = _resumed_count(_ctx(), s.port, attempts=3)
+    assert resumed == (3 if want else 0)
+
+
 @pytest.mark.parametrize("content", [b"", b"not base64!\n",
                                      b"c2hvcnQ=\n"],
                          ids=["empty", "garbage", "short"])
