@@ -26,7 +26,7 @@ ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(DEFS) \
 LDLIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lev -lssl -lcrypto)
 
 SHCTX_SRCS := shctx.c ebtree/ebtree.c ebtree/ebmbtree.c
-SRCS      := stud.c worker.c configuration.c ringbuffer.c tls.c certs.c log.c proxy.c \
+SRCS      := stud.c worker.c configuration.c ringbuffer.c sockbio.c tls.c certs.c log.c proxy.c \
 	     daemon.c
 ifeq ($(USE_SHARED_CACHE),1)
 VARIANT   ?= shared

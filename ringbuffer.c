@@ -1,5 +1,7 @@
 /* ringbuffer.c - per-connection FIFOs of fixed-size slots and the per-worker
  * pool that lends them slots only while data is in flight. */
+#include <sys/uio.h>
+
 #include <stdlib.h>
 
 #include "ringbuffer.h"
@@ -93,7 +95,7 @@ ring_write_ptr(struct ring *r, struct ring_pool *p)
 	if (ring_is_full(r))
 		return NULL;
 	t = ring_tail(r);
-	if (!r->reserved) {
+	if (r->reserved == 0) {
 		if ((r->slot[t] = pool_get(p)) == NULL)
 			return NULL;
 		r->reserved = 1;
@@ -106,16 +108,50 @@ ring_write_commit(struct ring *r, size_t len)
 {
 	r->len[ring_tail(r)] = (uint32_t)len;
 	r->count++;
-	r->reserved = 0;
+	r->reserved--;
 }
 
 void
 ring_write_cancel(struct ring *r, struct ring_pool *p)
 {
-	if (!r->reserved)
-		return;
-	pool_put(p, r->slot[ring_tail(r)]);
-	r->reserved = 0;
+	unsigned t = ring_tail(r);
+
+	while (r->reserved > 0) {
+		pool_put(p, r->slot[(t + r->reserved - 1) % RING_MAX_SLOTS]);
+		r->reserved--;
+	}
+}
+
+size_t
+ring_write_iov(struct ring *r, struct ring_pool *p, struct iovec *iov,
+    size_t max)
+{
+	unsigned t = ring_tail(r), i;
+
+	while (r->reserved < max && r->count + r->reserved < r->nslots) {
+		i = (t + r->reserved) % RING_MAX_SLOTS;
+		if ((r->slot[i] = pool_get(p)) == NULL)
+			break;
+		r->reserved++;
+	}
+	for (i = 0; i < r->reserved; i++) {
+		iov[i].iov_base = r->slot[(t + i) % RING_MAX_SLOTS];
+		iov[i].iov_len = p->slot_size;
+	}
+	return r->reserved;
+}
+
+void
+ring_write_commit_iov(struct ring *r, struct ring_pool *p, size_t n)
+{
+	size_t len;
+
+	while (n > 0 && r->reserved > 0) {
+		len = n < p->slot_size ? n : p->slot_size;
+		ring_write_commit(r, len);
+		n -= len;
+	}
+	ring_write_cancel(r, p);
 }
 
 char *
@@ -129,16 +165,38 @@ ring_read_ptr(const struct ring *r, size_t *len)
 	return r->slot[r->head] + r->off;
 }
 
+size_t
+ring_read_iov(const struct ring *r, struct iovec *iov, size_t max)
+{
+	size_t i, off = r->off;
+	unsigned s;
+
+	for (i = 0; i < r->count && i < max; i++) {
+		s = (r->head + i) % RING_MAX_SLOTS;
+		iov[i].iov_base = r->slot[s] + off;
+		iov[i].iov_len = r->len[s] - off;
+		off = 0;
+	}
+	return i;
+}
+
 void
 ring_read_consume(struct ring *r, struct ring_pool *p, size_t n)
 {
-	r->off += (uint32_t)n;
-	if (r->off < r->len[r->head])
-		return;
-	pool_put(p, r->slot[r->head]);
-	r->head = (r->head + 1) % RING_MAX_SLOTS;
-	r->count--;
-	r->off = 0;
+	size_t left;
+
+	while (n > 0 && r->count > 0) {
+		left = r->len[r->head] - r->off;
+		if (n < left) {
+			r->off += (uint32_t)n;
+			return;
+		}
+		n -= left;
+		pool_put(p, r->slot[r->head]);
+		r->head = (r->head + 1) % RING_MAX_SLOTS;
+		r->count--;
+		r->off = 0;
+	}
 }
 
 void

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct iovec;
+
 #define RING_MAX_SLOTS 8
 
 /* A pool of equal-size slots shared by all rings of one process. */
@@ -25,7 +27,7 @@ struct ring {
 	uint8_t		 head;		/* index of the oldest slot */
 	uint8_t		 count;		/* slots holding data */
 	uint8_t		 nslots;	/* capacity, 1..RING_MAX_SLOTS */
-	uint8_t		 reserved;	/* a slot is attached at the tail, not committed */
+	uint8_t		 reserved;	/* slots attached past the tail, not committed */
 };
 
 /* Make a pool of slot_size-byte slots with prealloc slots ready, keeping at
@@ -45,18 +47,34 @@ void	ring_init(struct ring *r, unsigned nslots);
  * ring_write_commit() or ring_write_cancel(). */
 char	*ring_write_ptr(struct ring *r, struct ring_pool *p);
 
-/* Append the reserved slot holding len bytes (1..slot_size) to the FIFO. */
+/* Append the (first) reserved slot holding len bytes (1..slot_size) to the
+ * FIFO. */
 void	ring_write_commit(struct ring *r, size_t len);
 
-/* Give the reserved slot back to the pool unused (nothing was written). */
+/* Give every reserved slot back to the pool unused. */
 void	ring_write_cancel(struct ring *r, struct ring_pool *p);
+
+/* Reserve up to max free slots at the tail for one scattered read, and
+ * describe them in iov (p->slot_size bytes each). Returns how many (0 when
+ * the ring is full or no memory is left); they stay reserved until
+ * ring_write_commit_iov() or ring_write_cancel(). */
+size_t	ring_write_iov(struct ring *r, struct ring_pool *p, struct iovec *iov,
+	    size_t max);
+
+/* Append the reserved slots that n bytes read into them fill, in order;
+ * give the others back to the pool. */
+void	ring_write_commit_iov(struct ring *r, struct ring_pool *p, size_t n);
 
 /* Return the oldest unread bytes (one slot's worth) and their count in *len,
  * or NULL with *len = 0 when the ring is empty. */
 char	*ring_read_ptr(const struct ring *r, size_t *len);
 
-/* Mark n bytes returned by ring_read_ptr() as delivered; an emptied slot
- * goes back to the pool. */
+/* Describe up to max slots of unread bytes, oldest first, in iov. Returns
+ * how many. */
+size_t	ring_read_iov(const struct ring *r, struct iovec *iov, size_t max);
+
+/* Mark the n oldest unread bytes (at most ring_bytes()) as delivered;
+ * emptied slots go back to the pool. */
 void	ring_read_consume(struct ring *r, struct ring_pool *p, size_t n);
 
 /* Drop every slot, delivered or not, back to the pool. */

@@ -662,16 +662,15 @@ tls_session_free(SSL *ssl, int handshaken)
 }
 
 SSL *
-tls_session_new(SSL_CTX *ctx, int fd)
+tls_session_new(SSL_CTX *ctx, BIO *bio)
 {
 	SSL *ssl = SSL_new(ctx);
 
-	if (ssl == NULL)
-		return NULL;
-	if (SSL_set_fd(ssl, fd) != 1) {
-		SSL_free(ssl);
+	if (ssl == NULL) {
+		BIO_free(bio);
 		return NULL;
 	}
+	SSL_set_bio(ssl, bio, bio);
 	SSL_set_accept_state(ssl);
 	return ssl;
 }

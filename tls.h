@@ -37,8 +37,9 @@ int	tls_shared_cache_store(const unsigned char *id, size_t idlen,
 	    const unsigned char *der, size_t len);
 #endif
 
-/* Make a server SSL for one accepted socket; NULL if memory ran out. */
-SSL	*tls_session_new(SSL_CTX *ctx, int fd);
+/* Make a server SSL reading and writing through bio, which it owns from
+ * now on (freed here on failure); NULL if memory ran out. */
+SSL	*tls_session_new(SSL_CTX *ctx, BIO *bio);
 
 struct proxy_tls;
 

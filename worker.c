@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -25,11 +26,13 @@
 #include "peersync.h"
 #include "proxy.h"
 #include "ringbuffer.h"
+#include "sockbio.h"
 #include "tls.h"
 #include "worker.h"
 
 #define SLOT_SIZE	16384	/* one TLS record of plaintext */
 #define RING_SLOTS	4	/* per direction: 64 KiB in flight at most */
+#define RECORD_MAX	(SLOT_SIZE + 5 + 256)	/* a whole TLS record at most */
 #define ACCEPT_BATCH	32	/* connections taken per readiness event */
 #define PUMP_PASSES	8	/* pump passes before yielding to the loop */
 #define ACCEPT_PAUSE	0.1	/* seconds without accepting after EMFILE */
@@ -52,7 +55,7 @@ static size_t				 nlisteners;
 enum conn_state { CS_PROXYHDR, CS_HANDSHAKE, CS_CONNECTING, CS_PROXY };
 
 struct conn {
-	int		 cfd;		/* client socket */
+	struct sockbio	 sk;		/* client socket, as OpenSSL uses it */
 	int		 bfd;		/* backend socket, -1 until connecting */
 	SSL		*ssl;
 	ev_io		 cw;		/* client socket watcher */
@@ -145,7 +148,7 @@ conn_free(struct conn *c)
 	ring_release(&c->up, &pool);
 	ring_release(&c->down, &pool);
 	tls_session_free(c->ssl, c->state >= CS_CONNECTING);
-	close(c->cfd);
+	close(c->sk.fd);
 	if (c->bfd != -1)
 		close(c->bfd);
 	free(c);
@@ -203,10 +206,13 @@ watch(ev_io *w, int fd, int events)
 		ev_io_start(EV_DEFAULT, w);
 }
 
+/* Before waiting: push what was held for coalescing, watch what is due. */
 static void
 conn_watch(struct conn *c)
 {
 	int ce = 0, be = 0;
+
+	sockbio_push(&c->sk);
 
 	if (c->state == CS_PROXYHDR)
 		ce = EV_READ;
@@ -228,7 +234,7 @@ conn_watch(struct conn *c)
 		if (!ring_is_empty(&c->up))
 			be |= EV_WRITE;
 	}
-	watch(&c->cw, c->cfd, ce);
+	watch(&c->cw, c->sk.fd, ce);
 	if (c->bfd != -1)
 		watch(&c->bw, c->bfd, be);
 }
@@ -248,7 +254,7 @@ conn_client_header(struct conn *c)
 
 	if (!cfg->write_ip && !cfg->write_proxy && !cfg->write_proxy_v2)
 		return 0;
-	if (getsockname(c->cfd, (struct sockaddr *)&local, &llen) == -1 ||
+	if (getsockname(c->sk.fd, (struct sockaddr *)&local, &llen) == -1 ||
 	    (p = ring_write_ptr(&c->up, &pool)) == NULL)
 		return -1;
 	if (cfg->write_ip)
@@ -307,7 +313,7 @@ conn_proxy_header(struct conn *c)
 
 	if (p == NULL)
 		return -1;
-	n = recv(c->cfd, p + c->hdr_len, SLOT_SIZE - c->hdr_len, MSG_PEEK);
+	n = recv(c->sk.fd, p + c->hdr_len, SLOT_SIZE - c->hdr_len, MSG_PEEK);
 	if (n <= 0) {
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
 			c->c_can_r = 0;
@@ -323,7 +329,7 @@ conn_proxy_header(struct conn *c)
 		n = r - c->hdr_len;
 	else
 		c->c_can_r = 0;
-	if (recv(c->cfd, p + c->hdr_len, (size_t)n, 0) != n)
+	if (recv(c->sk.fd, p + c->hdr_len, (size_t)n, 0) != n)
 		return -1;
 	c->hdr_len += (uint16_t)n;
 	if (r == 0)
@@ -342,6 +348,8 @@ conn_handshake(struct conn *c)
 	c->hs_wants_r = c->hs_wants_w = 0;
 	if (r == 1) {
 		ERR_clear_error();
+		/* bulk data: up to a ring's worth of records per read(2) */
+		SSL_set_default_read_buffer_len(c->ssl, RING_SLOTS * RECORD_MAX);
 		return conn_connect(c) == 0 ? 1 : -1;
 	}
 	switch (SSL_get_error(c->ssl, r)) {
@@ -398,17 +406,20 @@ pump_client_read(struct conn *c)
 	return progress;
 }
 
-/* Write the up ring to the backend; pass the client's EOF on. */
+/* Write the up ring to the backend, every slot in one call; pass the
+ * client's EOF on (its FIN in the same packet as the last bytes). */
 static int
 pump_backend_write(struct conn *c)
 {
+	struct iovec iov[RING_SLOTS];
+	struct msghdr msg = { .msg_iov = iov };
 	int progress = 0;
 	ssize_t n;
-	size_t len;
-	char *p;
 
-	while (c->b_can_w && (p = ring_read_ptr(&c->up, &len)) != NULL) {
-		n = send(c->bfd, p, len, MSG_NOSIGNAL);
+	while (c->b_can_w &&
+	    (msg.msg_iovlen = ring_read_iov(&c->up, iov, RING_SLOTS)) > 0) {
+		n = sendmsg(c->bfd, &msg, MSG_NOSIGNAL |
+		    (c->c_eof ? MSG_MORE : 0));
 		if (n > 0) {
 			ring_read_consume(&c->up, &pool, (size_t)n);
 			c->up_bytes += (uint64_t)n;
@@ -428,24 +439,25 @@ pump_backend_write(struct conn *c)
 	return progress;
 }
 
-/* Read the backend into the down ring. */
+/* Read the backend into the down ring, as many slots as free in one call. */
 static int
 pump_backend_read(struct conn *c)
 {
+	struct iovec iov[RING_SLOTS];
+	size_t niov, room;
 	int progress = 0;
 	ssize_t n;
-	char *p;
 
 	while (!c->b_eof && c->b_can_r &&
-	    (p = ring_write_ptr(&c->down, &pool)) != NULL) {
-		n = recv(c->bfd, p, SLOT_SIZE, 0);
+	    (niov = ring_write_iov(&c->down, &pool, iov, RING_SLOTS)) > 0) {
+		room = niov * SLOT_SIZE;
+		n = readv(c->bfd, iov, (int)niov);
+		ring_write_commit_iov(&c->down, &pool, n > 0 ? (size_t)n : 0);
 		if (n > 0) {
-			ring_write_commit(&c->down, (size_t)n);
+			/* a stream socket returns less only when it has no more */
+			c->b_can_r = (size_t)n == room;
 			progress = 1;
-			continue;
-		}
-		ring_write_cancel(&c->down, &pool);
-		if (n == 0) {
+		} else if (n == 0) {
 			c->b_eof = 1;
 			progress = 1;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -467,7 +479,10 @@ pump_client_shutdown(struct conn *c)
 	if (c->c_shut || !c->b_eof || !ring_is_empty(&c->down) ||
 	    !c->c_can_w)
 		return 0;
+	/* if the connection closes right after, its FIN rides along */
+	c->sk.more = c->b_shut;
 	r = SSL_shutdown(c->ssl);
+	c->sk.more = 0;
 	if (r >= 0) {
 		c->c_shut = 1;
 		return 1;
@@ -496,7 +511,10 @@ pump_client_write(struct conn *c)
 
 	while (c->c_can_w && (!c->wr_wants_r || c->c_can_r) &&
 	    (p = ring_read_ptr(&c->down, &len)) != NULL) {
+		/* another record follows at once: let them share packets */
+		c->sk.more = ring_bytes(&c->down) > len || c->b_eof;
 		n = SSL_write(c->ssl, p, (int)len);
+		c->sk.more = 0;
 		if (n > 0) {
 			ring_read_consume(&c->down, &pool, (size_t)n);
 			c->down_bytes += (uint64_t)n;
@@ -593,8 +611,10 @@ client_cb(EV_P_ ev_io *w, int revents)
 	struct conn *c = w->data;
 
 	(void)loop;
-	if (revents & EV_READ)
+	if (revents & EV_READ) {
 		c->c_can_r = 1;
+		sockbio_readable(&c->sk);
+	}
 	if (revents & EV_WRITE)
 		c->c_can_w = 1;
 	conn_pump(c);
@@ -643,8 +663,11 @@ conn_new(int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
 {
 	struct conn *c;
 
+	BIO *bio;
+
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->ssl = tls_session_new(ctx, fd)) == NULL) {
+	    (bio = sockbio_new(&c->sk, fd)) == NULL ||
+	    (c->ssl = tls_session_new(ctx, bio)) == NULL) {
 		log_warn("out of memory: dropping a connection");
 		free(c);
 		close(fd);
@@ -653,7 +676,6 @@ conn_new(int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
 	memcpy(&c->peer, peer, peerlen < sizeof(c->peer) ? peerlen :
 	    sizeof(c->peer));
 	c->started = ev_now(EV_DEFAULT);
-	c->cfd = fd;
 	c->bfd = -1;
 	c->c_can_r = c->c_can_w = 1;
 	c->state = cfg->proxy_proxy ? CS_PROXYHDR : CS_HANDSHAKE;
