@@ -3,16 +3,21 @@
  * NRINGS rings share one pool. Bytes 0-2 choose the pool's slot size,
  * preallocated and kept-free slot counts; bytes 3..3+NRINGS-1 each ring's
  * capacity (0 and > RING_MAX_SLOTS included, to check the clamping). Then
- * each op byte is (op & 7, ring = (op >> 3) % NRINGS), with an argument
- * byte where needed:
+ * each op byte is (op & 15, ring = (op >> 4) % NRINGS), with argument
+ * bytes where needed:
  *   0 ring_write_ptr (reserve), 1 write n bytes into the reserved slot and
  *   commit, 2 cancel, 3 read everything readable from the head slot and
  *   compare, 4 consume n bytes of the head slot, 5 release, 6 reserve +
- *   write + commit in one go, 7 consume the whole head slot.
+ *   write + commit in one go, 7 consume the whole head slot, 8 scattered
+ *   write (ring_write_iov of up to a slots, n bytes committed), 9
+ *   ring_read_iov of up to a slots, compared, 10 consume n bytes across
+ *   slots; 11-15 do nothing.
  * A model keeps, per ring, the queue of written chunks (a byte stream cut in
  * slots) and the reserved flag; every call's result, ring_bytes(),
  * ring_is_empty/full() and the pool's counters are checked against it. Slots
  * are malloc'd by the pool at slot_size bytes: ASan sees overflows. */
+#include <sys/uio.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +133,74 @@ consume(struct ring *r, struct model *m, struct ring_pool *p, uint8_t arg,
 		model_pop(m);
 }
 
+/* Scattered write: reserve up to 1 + a % 8 slots, fill n bytes of them
+ * (n from b), commit. */
+static void
+write_iov(struct ring *r, struct model *m, struct ring_pool *p,
+    size_t slot_size, uint8_t a, uint8_t b)
+{
+	struct iovec iov[8];
+	size_t want = 1 + a % 8, room = m->cap - m->count, n, i, k;
+
+	k = ring_write_iov(r, p, iov, want);
+	/* a slot already reserved counts, and comes first */
+	CHECK(k == (want < room ? want : room));
+	if (k == 0)
+		return;
+	if (m->reserved)
+		CHECK(iov[0].iov_base == m->res_ptr);
+	for (i = 0; i < k; i++)
+		CHECK(iov[i].iov_len == slot_size);
+	n = b % (k * slot_size + 1);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)(m->fill++ * 7 + 1);
+
+		((unsigned char *)iov[i / slot_size].iov_base)[i % slot_size] =
+		    c;
+		m->bytes[m->count + i / slot_size][i % slot_size] = c;
+	}
+	for (i = 0; i < n; i += slot_size)
+		m->len[m->count++] = n - i < slot_size ? n - i : slot_size;
+	m->reserved = 0;
+	ring_write_commit_iov(r, p, n);
+}
+
+/* Scattered read of up to 1 + a % 8 slots, compared with the model. */
+static void
+read_iov(struct ring *r, struct model *m, uint8_t a)
+{
+	struct iovec iov[8];
+	size_t k = ring_read_iov(r, iov, 1 + a % 8), i;
+
+	CHECK(k == (m->count < 1u + a % 8 ? m->count : 1u + a % 8));
+	for (i = 0; i < k; i++) {
+		size_t off = i == 0 ? m->off : 0;
+
+		CHECK(iov[i].iov_len == m->len[i] - off);
+		CHECK(memcmp(iov[i].iov_base, m->bytes[i] + off,
+		    iov[i].iov_len) == 0);
+	}
+}
+
+/* Consume n bytes (a % (bytes + 1)) across slot boundaries. */
+static void
+consume_many(struct ring *r, struct model *m, struct ring_pool *p,
+    uint8_t a)
+{
+	size_t n = a % (model_bytes(m) + 1), left;
+
+	ring_read_consume(r, p, n);
+	while (n > 0) {
+		left = m->len[0] - m->off;
+		if (n < left) {
+			m->off += n;
+			break;
+		}
+		n -= left;
+		model_pop(m);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -156,10 +229,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_all(ring, m, &pool);
 	for (pos = 3 + NRINGS; pos < size; pos++) {
 		uint8_t op = data[pos], arg = pos + 1 < size ? data[pos + 1] : 0;
-		struct ring *r = &ring[(op >> 3) % NRINGS];
-		struct model *mm = &m[(op >> 3) % NRINGS];
+		uint8_t arg2 = pos + 2 < size ? data[pos + 2] : 0;
+		struct ring *r = &ring[(op >> 4) % NRINGS];
+		struct model *mm = &m[(op >> 4) % NRINGS];
 
-		switch (op & 7) {
+		switch (op & 15) {
 		case 0:
 			reserve(r, mm, &pool);
 			break;
@@ -198,6 +272,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 7:
 			consume(r, mm, &pool, 0, 1);
+			break;
+		case 8:
+			write_iov(r, mm, &pool, slot_size, arg, arg2);
+			pos += 2;
+			break;
+		case 9:
+			read_iov(r, mm, arg);
+			pos++;
+			break;
+		case 10:
+			consume_many(r, mm, &pool, arg);
+			pos++;
+			break;
+		default:
 			break;
 		}
 		check_all(ring, m, &pool);
