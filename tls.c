@@ -71,7 +71,11 @@ shared_new_cb(SSL *ssl, SSL_SESSION *sess)
 	unsigned int idlen;
 	int len;
 
-	(void)ssl;
+	/* a TLS 1.3 session travels in its stateless ticket and is never
+	 * looked up by ID: storing it would only evict TLS 1.2 sessions */
+	if (SSL_version(ssl) == TLS1_3_VERSION &&
+	    (SSL_get_options(ssl) & SSL_OP_NO_TICKET) == 0)
+		return 0;
 	id = SSL_SESSION_get_id(sess, &idlen);
 	len = i2d_SSL_SESSION(sess, NULL);
 	if (len > 0 && len <= (int)sizeof(buf) &&

@@ -220,6 +220,23 @@ def test_shared_cache_lru_eviction(start_stud, backend, stud_bin):
     assert not _request(ctx, s.port, sessions[0])[1], "1st session evicted"
 
 
+def test_tls13_sessions_stay_out_of_the_shared_cache(start_stud, backend,
+                                                     stud_bin):
+    """TLS 1.3 sessions resume from their stateless tickets, never by ID:
+    they are not stored in the shared cache, so 40 TLS 1.3 handshakes do not
+    evict a TLS 1.2 session from a 16-slot cache (and TLS 1.3 still
+    resumes)."""
+    _shared_only(stud_bin)
+    be = backend("http")
+    s = start_stud(be.port, "-C", "16")
+    ctx12 = _tls12_ctx()
+    kept, _ = _request(ctx12, s.port)
+    for _ in range(40):
+        _request(_ctx(), s.port)	# a fresh TLS 1.3 client each time
+    assert _request(ctx12, s.port, kept)[1], "TLS 1.2 session kept"
+    assert _resumed_count(_ctx(), s.port, attempts=3) == 3
+
+
 def test_shared_cache_survives_killed_workers(start_stud, backend, stud_bin):
     """Workers SIGKILLed while clients resume (so likely inside the cache)
     do not wedge the others: resumption keeps working afterwards."""
