@@ -82,6 +82,8 @@ struct conn {
 	unsigned	 b_eof:1;	/* the backend will send nothing more */
 	unsigned	 b_shut:1;	/* backend write side shut down */
 	unsigned	 c_shut:1;	/* close_notify sent to the client */
+	unsigned	 b_unconfirmed:1; /* sending before connect(2) is known
+					 * to have succeeded */
 	uint16_t	 hdr_len;	/* PROXY header bytes read so far */
 };
 
@@ -182,6 +184,10 @@ timeout_cb(EV_P_ ev_timer *w, int revents)
 	    "handshake timeout", "backend connect timeout", "idle timeout" };
 
 	(void)revents;
+	if (c->b_unconfirmed) {
+		conn_close(c, why[CS_CONNECTING]);
+		return;
+	}
 	if (c->state == CS_PROXY) {
 		left = c->last + (ev_tstamp)cfg->idle_timeout - ev_now(EV_A);
 		if (left > 0.001) {
@@ -406,6 +412,24 @@ pump_client_read(struct conn *c)
 	return progress;
 }
 
+/* The backend turned out unreachable: log it as a failed connect. */
+static int
+backend_unreachable(struct conn *c, int err)
+{
+	log_info("cannot connect to backend: %s", strerror(err));
+	c->why = "backend connect failed";
+	return -1;
+}
+
+/* The backend is connected: from now on only --idle-timeout applies. */
+static void
+backend_confirmed(struct conn *c)
+{
+	c->b_unconfirmed = 0;
+	c->last = ev_now(EV_DEFAULT);
+	conn_timer(c, cfg->idle_timeout);
+}
+
 /* Write the up ring to the backend, every slot in one call; pass the
  * client's EOF on (its FIN in the same packet as the last bytes). */
 static int
@@ -424,8 +448,12 @@ pump_backend_write(struct conn *c)
 			ring_read_consume(&c->up, &pool, (size_t)n);
 			c->up_bytes += (uint64_t)n;
 			progress = 1;
+			if (c->b_unconfirmed)
+				backend_confirmed(c);
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK)
 			c->b_can_w = 0;
+		else if (c->b_unconfirmed)
+			return backend_unreachable(c, errno);
 		else if (errno != EINTR) {
 			c->why = "backend error";
 			return -1;
@@ -453,6 +481,8 @@ pump_backend_read(struct conn *c)
 		room = niov * SLOT_SIZE;
 		n = readv(c->bfd, iov, (int)niov);
 		ring_write_commit_iov(&c->down, &pool, n > 0 ? (size_t)n : 0);
+		if (n >= 0 && c->b_unconfirmed)
+			backend_confirmed(c);
 		if (n > 0) {
 			/* a stream socket returns less only when it has no more */
 			c->b_can_r = (size_t)n == room;
@@ -462,6 +492,8 @@ pump_backend_read(struct conn *c)
 			progress = 1;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK)
 			c->b_can_r = 0;
+		else if (c->b_unconfirmed)
+			return backend_unreachable(c, errno);
 		else if (errno != EINTR) {
 			c->why = "backend error";
 			return -1;
@@ -550,6 +582,13 @@ pump_once(struct conn *c)
 	if ((p = pump_client_read(c)) < 0)
 		return -1;
 	progress |= p;
+	if (c->state == CS_CONNECTING && !ring_is_empty(&c->up)) {
+		/* A connect(2) to a near backend is usually complete when it
+		 * returns: send at once rather than wait for writability. The
+		 * send says whether it worked (EAGAIN: not yet). */
+		c->state = CS_PROXY;
+		c->b_unconfirmed = c->b_can_w = 1;
+	}
 	if (c->state != CS_PROXY)
 		return progress;
 	if ((p = pump_backend_write(c)) < 0 || (progress |= p,
@@ -629,14 +668,13 @@ backend_connected(struct conn *c)
 	if (getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
 	if (err != 0) {
-		log_info("cannot connect to backend: %s", strerror(err));
-		conn_close(c, "backend connect failed");
+		backend_unreachable(c, err);
+		conn_close(c, c->why);
 		return;
 	}
 	c->state = CS_PROXY;
 	c->b_can_w = 1;
-	c->last = ev_now(EV_DEFAULT);
-	conn_timer(c, cfg->idle_timeout);
+	backend_confirmed(c);
 	conn_pump(c);
 }
 
