@@ -664,11 +664,17 @@ check_client_verify(const struct stud_config *cfg, char *errbuf,
 	return 0;
 }
 
+static int	check_writable(const struct stud_config *cfg, char *errbuf,
+		    size_t errlen);
+
 int
 config_check(struct stud_config *cfg, char *errbuf, size_t errlen)
 {
 	const struct opt *tls = opt_by_name("tls");
 	unsigned protos;
+
+	if (check_writable(cfg, errbuf, errlen) == -1)
+		return -1;
 
 	if (*cfg->tls_protos != '\0') {
 		if (config_tls_protos(cfg->tls_protos, &protos) == -1) {
@@ -893,6 +899,61 @@ config_usage(FILE *out, const char *argv0)
 	}
 }
 
+/* Can v be written as a config file value that reads back the same?
+ * Quoted when it has no '"'; otherwise bare, which allows no '#', no
+ * leading '"' and no spaces at either end. No form holds a line break. */
+static int
+value_writable(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (strpbrk(v, "\r\n") != NULL)
+		return 0;
+	if (strchr(v, '"') == NULL)
+		return 1;
+	return *v != '"' && strchr(v, '#') == NULL &&
+	    !isspace((unsigned char)v[0]) && !isspace((unsigned char)v[n - 1]);
+}
+
+/* Print "name = value", quoted unless the value holds a '"'. */
+static void
+print_str(FILE *out, const char *name, const char *v)
+{
+	fprintf(out, strchr(v, '"') == NULL ? "%s = \"%s\"\n" : "%s = %s\n",
+	    name, v);
+}
+
+/* Check that every string setting can be printed back as a config file
+ * (-t): no line breaks, no unwritable quotes. Returns 0 or -1. */
+static int
+check_writable(const struct stud_config *cfg, char *errbuf, size_t errlen)
+{
+	const struct config_list *l;
+	size_t i, k;
+
+	for (i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+
+		if (o->type == OPT_STR &&
+		    !value_writable(*(char *const *)cfield(cfg, o))) {
+			seterr(errbuf, errlen, "the value of --%s holds a line "
+			    "break or an unwritable '\"'", o->name);
+			return -1;
+		}
+		if (o->type != OPT_LIST && o->type != OPT_FRONTLIST)
+			continue;
+		l = cfield(cfg, o);
+		for (k = 0; k < l->n; k++)
+			if (!value_writable(l->v[k])) {
+				seterr(errbuf, errlen, "a value of --%s holds "
+				    "a line break or an unwritable '\"'",
+				    o->name);
+				return -1;
+			}
+	}
+	return 0;
+}
+
 static void
 print_value(FILE *out, const struct stud_config *cfg, const struct opt *o,
     int comments)
@@ -911,8 +972,7 @@ print_value(FILE *out, const struct stud_config *cfg, const struct opt *o,
 		    *(const long *)cfield(cfg, o));
 		break;
 	case OPT_STR:
-		fprintf(out, "%s = \"%s\"\n", o->name,
-		    *(char *const *)cfield(cfg, o));
+		print_str(out, o->name, *(char *const *)cfield(cfg, o));
 		break;
 	case OPT_ADDR:
 	case OPT_BACKEND:
@@ -931,9 +991,12 @@ print_value(FILE *out, const struct stud_config *cfg, const struct opt *o,
 			struct config_addr fa;
 			char cert[4096];
 
+			char v[sizeof(fa.host) + sizeof(cert) + 16];
+
 			config_parse_frontend(l->v[k], &fa, cert, sizeof(cert));
-			fprintf(out, "%s = \"[%s]:%s%s%s\"\n", o->name, fa.host,
-			    fa.port, *cert ? "+" : "", cert);
+			snprintf(v, sizeof(v), "[%s]:%s%s%s", fa.host, fa.port,
+			    *cert ? "+" : "", cert);
+			print_str(out, o->name, v);
 		}
 		break;
 	case OPT_LIST:
@@ -942,7 +1005,7 @@ print_value(FILE *out, const struct stud_config *cfg, const struct opt *o,
 		if (l->n == 0 && comments)
 			fprintf(out, "# %s = \"%s\"\n", o->name, o->arg);
 		for (k = 0; k < l->n; k++)
-			fprintf(out, "%s = \"%s\"\n", o->name, l->v[k]);
+			print_str(out, o->name, l->v[k]);
 		break;
 	case OPT_CLI:
 		break;

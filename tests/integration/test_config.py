@@ -76,6 +76,34 @@ def test_default_config_round_trip(certs, tmp_path):
     assert r.stdout.splitlines() == want
 
 
+def test_effective_config_with_quotes_reads_back(certs, tmp_path):
+    """-t prints a value holding '"' bare (the config syntax has no escape
+    inside quotes), so its output, read back as a config file, gives the
+    same settings."""
+    args = ["--pidfile=%s/a\"b.pid" % tmp_path, "--syslog-facility=local0",
+            "-t", certs.rsa_pem]
+    r = run_stud(args)
+    assert r.returncode == 0, r.stderr
+    assert 'pidfile = %s/a"b.pid' % tmp_path in r.stdout.splitlines()
+    conf = tmp_path / "effective.conf"
+    conf.write_text(r.stdout)
+    again = run_stud(["--config=%s" % conf, "-t"])
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == r.stdout
+
+
+@pytest.mark.parametrize("value", ["a\nb", '"starts-with-quote',
+                                   'has"quote # and hash'])
+def test_unwritable_values_refused(certs, value):
+    """A value no config file could hold (a line break; a '"' that could
+    only be written bare, next to a '#' or at the start) is refused with
+    one line naming the option."""
+    r = run_stud(["--pidfile=" + value, "-t", certs.rsa_pem])
+    assert r.returncode != 0
+    assert r.stderr.strip().count("\n") == 0, r.stderr
+    assert "--pidfile" in r.stderr and "line break" in r.stderr
+
+
 def test_default_config_every_key_accepted(certs, tmp_path):
     """The whole default config plus a pem-file line is a valid config on
     its own; every key of it is one stud knows."""
