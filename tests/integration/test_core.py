@@ -212,6 +212,22 @@ def test_50_parallel_clients(start_stud, backend):
     assert be.accepted == n
 
 
+def test_exchanges_of_every_size_on_one_connection(start_stud, backend):
+    """On one connection kept open, messages of 1 byte to several records
+    (around the 16 KiB record and slot sizes, and past a full ring) come
+    back whole before the next is sent: nothing stays held back for a
+    packet that is never completed (stud sends records that are followed
+    at once with MSG_MORE), in either direction."""
+    be = backend("echo")
+    s = start_stud(be.port)
+    sizes = [1, 100, 16383, 16384, 16385, 32768, 65536, 65537, 200000, 7]
+    with tls_connect(s.port) as c:
+        for n in sizes:
+            payload = os.urandom(n)
+            c.sendall(payload)
+            assert recv_exact(c, n) == payload, n
+
+
 def test_upload_64mib_tcp_eof(start_stud, backend):
     be = backend("sink")
     s = start_stud(be.port)
