@@ -11,7 +11,8 @@
 # processes (/proc/PID/smaps_rollup) with and without the held connections.
 #
 # Environment (all optional):
-#   BENCH_SECS=8            duration of each handshake scenario
+#   BENCH_SECS=4            duration of each handshake run
+#   BENCH_HS_REPS=3         handshake runs per scenario; the median is reported
 #   BENCH_CONNS=64          concurrent connections in the handshake scenarios
 #   BENCH_BULK_MIB=512      size of the download and of the upload
 #   BENCH_BULK_REPS=5       transfers each way; the median is reported
@@ -29,7 +30,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 BIN=${BENCH_BIN:-$ROOT/build/bench}
 STUD=${STUD_BIN:-$ROOT/build/default/stud}
 STUD_SHARED=${STUD_SHARED_BIN:-$ROOT/build/shared/stud}
-SECS=${BENCH_SECS:-8}
+SECS=${BENCH_SECS:-4}
+HS_REPS=${BENCH_HS_REPS:-3}
 CONC=${BENCH_CONNS:-64}
 BULK_MIB=${BENCH_BULK_MIB:-512}
 BULK_REPS=${BENCH_BULK_REPS:-5}
@@ -344,7 +346,7 @@ warmup() {		# warmup SCENARIO PORT
 
 # run_one SCENARIO TERMINATOR
 run_one() {
-	local scen=$1 term=$2 name=$2 port pids c0 c1 out
+	local scen=$1 term=$2 name=$2 port pids
 	scenario_setup "$scen" || return 1
 	[ "$term" = stud ] && [ "$scen" = resume2 ] && name=stud-shared
 	port=$(free_port)
@@ -355,76 +357,68 @@ run_one() {
 	pids=$(ptree "$tpid")
 	if [ "$UNIT" = idle ]; then
 		run_idle "$scen" "$term" "$port" "$pids"
-	elif [ "$UNIT" = mib ]; then
-		run_bulk "$scen" "$term" "$port" "$pids"
 	else
-		LG_LIMIT=$((SECS + 60))
-		# shellcheck disable=SC2086
-		c0=$(cpu_ticks $pids)
-		# shellcheck disable=SC2086
-		out=$(loadgen -p "$port" $LG_ARGS)
-		# shellcheck disable=SC2086
-		c1=$(cpu_ticks $pids)
-		R[$scen|$term|raw]=$out
-		local hs errors resumed offered
-		hs=$(field handshakes "$out")
-		offered=$(field offered "$out")
-		errors=$(field errors "$out")
-		resumed=$(field resumed "$out")
-		R[$scen|$term|errors]=${errors:-?}
-		R[$scen|$term|cpu_s]=$(awk -v t=$((c1 - c0)) -v k="$CLK_TCK" \
-		    'BEGIN {printf "%.2f", t / k}')
-		R[$scen|$term|rate]=$(field rate "$out")
-		R[$scen|$term|unit]=$(awk -v t=$((c1 - c0)) \
-		    -v k="$CLK_TCK" -v n="${hs:-0}" \
-		    'BEGIN {if (n > 0) printf "%.0f", t / k * 1e6 / n}')
-		# resumed out of the handshakes that offered a
-		# session (each connection slot's first cannot)
-		case $scen in resume*)
-			R[$scen|$term|resumed_n]="${resumed:-0}/${offered:-0}"
-			R[$scen|$term|resumed]=$(awk -v r="${resumed:-0}" \
-			    -v n="${offered:-0}" 'BEGIN {if (n > 0)
-			    printf "%.2f", 100 * r / n}') ;;
-		esac
-		say "  $(printf '%-8s %-8s' "$scen" "$term") rate=${R[$scen|$term|rate]:-?}" \
-		    "cpu/unit=${R[$scen|$term|unit]:-?}µs errors=${errors:-?}" \
-		    "${R[$scen|$term|resumed]:+resumed=${R[$scen|$term|resumed]}%}" \
-		    "(cpu ${R[$scen|$term|cpu_s]} s)"
+		run_reps "$scen" "$term" "$port" "$pids"
 	fi
 	stop_tree "$tpid"
 	forget "$tpid"
 }
 
-# run_bulk SCENARIO TERMINATOR PORT PIDS: BULK_REPS transfers, each
-# measured alone; the table gets the median CPU per MiB and the median rate
-# (one transfer takes well under a second: a single one is at the mercy of
-# whatever else the machine does for that moment)
-run_bulk() {
-	local scen=$1 term=$2 port=$3 pids=$4 i c0 c1 out bytes errors=0 e
-	local units="" rates=""
-	LG_LIMIT=180
-	for ((i = 0; i < BULK_REPS; i++)); do
+# run_reps SCENARIO TERMINATOR PORT PIDS: the load REPS times, each run
+# measured alone (CPU ticks of the terminator before and after); the table
+# gets the medians of CPU per unit and of the rate. One run is at the mercy
+# of whatever else the machine does at that moment: on this shared machine a
+# lone run moved by up to 30%.
+run_reps() {
+	local scen=$1 term=$2 port=$3 pids=$4 i c0 c1 out n e reps
+	local units="" rates="" resumed="" errors=0 cpu=0 r o rs=0 of=0
+	if [ "$UNIT" = mib ]; then
+		reps=$BULK_REPS LG_LIMIT=180
+	else
+		reps=$HS_REPS LG_LIMIT=$((SECS + 60))
+	fi
+	for ((i = 0; i < reps; i++)); do
 		# shellcheck disable=SC2086
 		c0=$(cpu_ticks $pids)
 		# shellcheck disable=SC2086
 		out=$(loadgen -p "$port" $LG_ARGS)
 		# shellcheck disable=SC2086
 		c1=$(cpu_ticks $pids)
-		bytes=$(field bytes "$out")
 		e=$(field errors "$out")
 		errors=$((errors + ${e:-1}))
+		cpu=$((cpu + c1 - c0))
+		if [ "$UNIT" = mib ]; then	# per MiB moved
+			n=$(awk -v b="$(field bytes "$out")" \
+			    'BEGIN {print b / 1048576}')
+			rates="$rates $(field mibps "$out")"
+		else				# per handshake
+			n=$(field handshakes "$out")
+			rates="$rates $(field rate "$out")"
+			r=$(field resumed "$out") o=$(field offered "$out")
+			rs=$((rs + ${r:-0})) of=$((of + ${o:-0}))
+			# resumed out of the handshakes that offered a
+			# session (each connection slot's first cannot)
+			resumed="$resumed $(awk -v r="${r:-0}" -v n="${o:-0}" \
+			    'BEGIN {if (n > 0) printf "%.2f", 100 * r / n}')"
+		fi
 		units="$units $(awk -v t=$((c1 - c0)) -v k="$CLK_TCK" \
-		    -v b="${bytes:-0}" 'BEGIN {if (b > 0) printf "%.0f",
-		    t / k * 1e6 / (b / 1048576)}')"
-		rates="$rates $(field mibps "$out")"
+		    -v n="${n:-0}" 'BEGIN {if (n > 0) printf "%.0f",
+		    t / k * 1e6 / n}')"
 	done
 	R[$scen|$term|raw]=$out
 	R[$scen|$term|errors]=$errors
+	R[$scen|$term|cpu_s]=$(awk -v t="$cpu" -v k="$CLK_TCK" \
+	    'BEGIN {printf "%.2f", t / k}')
 	R[$scen|$term|unit]=$(median $units)
 	R[$scen|$term|rate]=$(median $rates)
+	case $scen in resume*)
+		R[$scen|$term|resumed]=$(median $resumed)
+		R[$scen|$term|resumed_n]=$rs/$of ;;
+	esac
 	say "  $(printf '%-8s %-8s' "$scen" "$term") rate=${R[$scen|$term|rate]:-?}" \
 	    "cpu/unit=${R[$scen|$term|unit]:-?}µs errors=$errors" \
-	    "(of$units µs/MiB)"
+	    "${R[$scen|$term|resumed]:+resumed=${R[$scen|$term|resumed]}%}" \
+	    "(cpu ${R[$scen|$term|cpu_s]} s; runs:$units)"
 }
 
 # median N...: the middle value (the lower middle of an even count)
@@ -664,13 +658,13 @@ T_END=$(date +%s)
 	echo
 	print_table
 	echo
-	echo "Notes: handshake scenarios run ${SECS} s with $CONC concurrent" \
+	echo "Notes: handshake scenarios run $HS_REPS times ${SECS} s with $CONC concurrent" \
 	    "connections, each doing connect, handshake, a 2-byte request and a" \
 	    "128-byte reply, close_notify, close. Full handshakes offer no" \
 	    "session (tickets allowed, as a browser does); resumption offers" \
 	    "the previous session ID with tickets off (SSL_OP_NO_TICKET)." \
 	    "Download and upload: $BULK_REPS transfers each, one connection" \
-	    "each; the table has the medians." \
+	    "each. The table has the medians of the runs." \
 	    "hitch (Debian) has no shared session cache, so its 2 workers" \
 	    "resume only the sessions they made themselves, and it pins" \
 	    "worker N to CPU N (the bench moves every thread back to CPU 0);" \
