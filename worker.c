@@ -349,11 +349,19 @@ conn_proxy_header(struct conn *c)
 static int
 conn_handshake(struct conn *c)
 {
-	int r = SSL_do_handshake(c->ssl);
+	int r;
 
+	/* TLS 1.3: past our Finished, what this call writes is the session
+	 * tickets, which no client waits for: they share the first reply's
+	 * packet (left held, not pushed; if nothing follows, the kernel sends
+	 * them on its own within a fraction of a second) */
+	c->sk.more = SSL_get_state(c->ssl) == TLS_ST_EARLY_DATA;
+	r = SSL_do_handshake(c->ssl);
+	c->sk.more = 0;
 	c->hs_wants_r = c->hs_wants_w = 0;
 	if (r == 1) {
 		ERR_clear_error();
+		c->sk.corked = 0;
 		/* bulk data: up to a ring's worth of records per read(2) */
 		SSL_set_default_read_buffer_len(c->ssl, RING_SLOTS * RECORD_MAX);
 		return conn_connect(c) == 0 ? 1 : -1;
