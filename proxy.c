@@ -256,22 +256,29 @@ v2_addresses(unsigned char *p, unsigned char *fam,
 	return 12;
 }
 
-/* The SSL TLV: flags, verify result, then its sub-TLVs. */
+/* The SSL TLV: flags, verify result, then its sub-TLVs, written in place
+ * (its length filled in last). Returns the new position, or 0. */
 static size_t
 v2_ssl(unsigned char *buf, size_t pos, size_t len, const struct proxy_tls *t)
 {
-	unsigned char sub[512];
-	size_t n = 5;
+	size_t n = pos + 3 + 5, vlen;
 
-	sub[0] = t->client;
-	sub[1] = (unsigned char)(t->verify >> 24);
-	sub[2] = (unsigned char)(t->verify >> 16);
-	sub[3] = (unsigned char)(t->verify >> 8);
-	sub[4] = (unsigned char)t->verify;
-	n = tlv_str(sub, n, sizeof(sub), PP2_SUBTYPE_SSL_VERSION, t->version);
-	n = tlv_str(sub, n, sizeof(sub), PP2_SUBTYPE_SSL_CN, t->cn);
-	n = tlv_str(sub, n, sizeof(sub), PP2_SUBTYPE_SSL_CIPHER, t->cipher);
-	return n == 0 ? 0 : tlv(buf, pos, len, PP2_TYPE_SSL, sub, n);
+	if (pos == 0 || n > len)
+		return 0;
+	buf[pos + 3] = t->client;
+	buf[pos + 4] = (unsigned char)(t->verify >> 24);
+	buf[pos + 5] = (unsigned char)(t->verify >> 16);
+	buf[pos + 6] = (unsigned char)(t->verify >> 8);
+	buf[pos + 7] = (unsigned char)t->verify;
+	n = tlv_str(buf, n, len, PP2_SUBTYPE_SSL_VERSION, t->version);
+	n = tlv_str(buf, n, len, PP2_SUBTYPE_SSL_CN, t->cn);
+	n = tlv_str(buf, n, len, PP2_SUBTYPE_SSL_CIPHER, t->cipher);
+	if (n == 0 || (vlen = n - pos - 3) > 0xffff)
+		return 0;
+	buf[pos] = PP2_TYPE_SSL;
+	buf[pos + 1] = (unsigned char)(vlen >> 8);
+	buf[pos + 2] = (unsigned char)vlen;
+	return n;
 }
 
 int

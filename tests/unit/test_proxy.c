@@ -159,6 +159,47 @@ test_write(void)
 	CHECK(strcmp(line, "PROXY TCP4 10.1.2.3 127.0.0.1 1 443\r\n") == 0);
 }
 
+/* A v2 header whose SSL sub-TLVs pass 512 bytes (long CN, version and
+ * cipher strings) is written whole when the buffer holds it, refused (-1)
+ * one byte short, and parses back to its own length. */
+static void
+test_write_v2_long_tlvs(void)
+{
+	struct sockaddr_in c4 = { 0 }, l4 = { 0 };
+	struct proxy_tls t;
+	static unsigned char b[4 * PROXY_V2_MAX], small[4 * PROXY_V2_MAX];
+	char version[256], cn[256], cipher[256], alpn[201], host[201];
+	size_t ssl_len;
+	int n;
+
+	c4.sin_family = l4.sin_family = AF_INET;
+	memset(version, 'v', 255);
+	memset(cn, 'c', 255);
+	memset(cipher, 'x', 255);
+	memset(alpn, 'a', 200);
+	memset(host, 'h', 200);
+	version[255] = cn[255] = cipher[255] = alpn[200] = host[200] = '\0';
+	memset(&t, 0, sizeof(t));
+	t.client = PP2_CLIENT_SSL;
+	t.version = version;
+	t.cn = cn;
+	t.cipher = cipher;
+	t.alpn = (const unsigned char *)alpn;
+	t.alpn_len = 200;
+	t.authority = host;
+	n = proxy_write_v2(b, sizeof(b), (struct sockaddr *)&c4,
+	    (struct sockaddr *)&l4, &t);
+	/* 16 + 12 addresses + ALPN 203 + authority 203 + SSL 3 + 5 + 3 x 258 */
+	CHECK(n == 16 + 12 + 203 + 203 + 3 + 5 + 3 * 258);
+	ssl_len = (size_t)b[16 + 12 + 406 + 1] << 8 | b[16 + 12 + 406 + 2];
+	CHECK(b[16 + 12 + 406] == PP2_TYPE_SSL && ssl_len == 5 + 3 * 258);
+	CHECK(proxy_parse(b, (size_t)n, sizeof(b)) == n);
+	CHECK(n > 0 && proxy_write_v2(small, (size_t)n, (struct sockaddr *)&c4,
+	    (struct sockaddr *)&l4, &t) == n && memcmp(small, b, (size_t)n) == 0);
+	CHECK(proxy_write_v2(small, (size_t)n - 1, (struct sockaddr *)&c4,
+	    (struct sockaddr *)&l4, &t) == -1);
+}
+
 int
 main(void)
 {
@@ -166,5 +207,6 @@ main(void)
 	test_v1_malformed();
 	test_v2();
 	test_write();
+	test_write_v2_long_tlvs();
 	return unit_summary();
 }
