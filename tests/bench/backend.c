@@ -28,16 +28,10 @@
 
 #include "proto.h"
 
-enum { ST_REQ, ST_REPLY, ST_DOWNLOAD, ST_SINK, ST_OK };
-
 struct bconn {
 	int fd;
-	int state;
+	struct proto_in in;
 	uint32_t ev;
-	size_t reqlen;
-	size_t off;		/* bytes of the current reply written */
-	uint64_t left;		/* download: to send; upload: to sink */
-	char req[REQ_MAX];
 };
 
 static char reply[REPLY_LEN];
@@ -76,66 +70,6 @@ conn_close(struct bconn *c)
 	free(c);
 }
 
-/* Start serving a complete request line; returns -1 on a bad request. */
-static int
-dispatch(struct bconn *c)
-{
-	uint64_t n;
-	int kind;
-
-	c->req[c->reqlen] = '\0';
-	kind = proto_parse(c->req, &n);
-	c->reqlen = 0;
-	c->off = 0;
-	switch (kind) {
-	case 'S':
-		c->state = ST_REPLY;
-		return 0;
-	case 'D':
-		c->state = ST_DOWNLOAD;
-		c->left = n;
-		return 0;
-	case 'U':
-		c->state = n ? ST_SINK : ST_OK;
-		c->left = n;
-		return 0;
-	default:
-		return -1;
-	}
-}
-
-/* Feed received bytes; returns -1 if the connection must close. */
-static int
-feed(struct bconn *c, const char *p, size_t n)
-{
-	while (n > 0) {
-		if (c->state == ST_SINK) {
-			size_t k = n < c->left ? n : (size_t)c->left;
-
-			c->left -= k;
-			p += k;
-			n -= k;
-			if (c->left == 0) {
-				c->state = ST_OK;
-				c->off = 0;
-			}
-			continue;
-		}
-		if (c->state != ST_REQ)
-			return -1;	/* no pipelining in this protocol */
-		if (*p == '\n') {
-			if (dispatch(c) == -1)
-				return -1;
-		} else if (c->reqlen + 1 >= sizeof(c->req))
-			return -1;
-		else
-			c->req[c->reqlen++] = *p;
-		p++;
-		n--;
-	}
-	return 0;
-}
-
 static void
 handle(struct bconn *c)
 {
@@ -145,12 +79,12 @@ handle(struct bconn *c)
 		const char *out;
 		size_t len;
 
-		switch (c->state) {
+		switch (c->in.state) {
 		case ST_REQ:
 		case ST_SINK:
 			r = read(c->fd, scratch, sizeof(scratch));
 			if (r > 0) {
-				if (feed(c, scratch, (size_t)r) == -1)
+				if (proto_feed(&c->in, scratch, (size_t)r) == -1)
 					goto drop;
 				continue;
 			}
@@ -161,24 +95,24 @@ handle(struct bconn *c)
 			goto drop;	/* EOF or error */
 		case ST_REPLY:
 		case ST_OK:
-			out = c->state == ST_REPLY ? reply : "OK\n";
-			len = c->state == ST_REPLY ? REPLY_LEN : 3;
-			r = write(c->fd, out + c->off, len - c->off);
-			if (r > 0 && (c->off += (size_t)r) == len) {
-				c->state = ST_REQ;
+			out = c->in.state == ST_REPLY ? reply : "OK\n";
+			len = c->in.state == ST_REPLY ? REPLY_LEN : 3;
+			r = write(c->fd, out + c->in.off, len - c->in.off);
+			if (r > 0 && (c->in.off += (size_t)r) == len) {
+				c->in.state = ST_REQ;
 				continue;
 			}
 			break;
 		case ST_DOWNLOAD:
-			if (c->left == 0) {
-				c->state = ST_REQ;
+			if (c->in.left == 0) {
+				c->in.state = ST_REQ;
 				continue;
 			}
-			len = c->left < FILLER_LEN ? (size_t)c->left :
+			len = c->in.left < FILLER_LEN ? (size_t)c->in.left :
 			    FILLER_LEN;
 			r = write(c->fd, filler, len);
 			if (r > 0) {
-				c->left -= (uint64_t)r;
+				c->in.left -= (uint64_t)r;
 				continue;
 			}
 			break;
@@ -254,6 +188,7 @@ serve(int lfd)
 					continue;
 				}
 				c->fd = fd;
+				c->in.state = ST_REQ;
 				c->ev = EPOLLIN;
 				e.events = EPOLLIN;
 				e.data.ptr = c;

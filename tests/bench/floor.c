@@ -29,18 +29,12 @@
 
 #include "proto.h"
 
-enum { ST_HS, ST_REQ, ST_REPLY, ST_DOWNLOAD, ST_SINK, ST_OK };
-
 struct fconn {
 	int fd;
-	int state;
+	struct proto_in in;
 	int handshaken;
 	uint32_t ev;
 	SSL *ssl;
-	size_t reqlen;
-	size_t off;
-	uint64_t left;
-	char req[REQ_MAX];
 };
 
 static char reply[REPLY_LEN];
@@ -93,63 +87,6 @@ conn_close(struct fconn *c)
 	free(c);
 }
 
-static int
-dispatch(struct fconn *c)
-{
-	uint64_t n;
-	int kind;
-
-	c->req[c->reqlen] = '\0';
-	kind = proto_parse(c->req, &n);
-	c->reqlen = 0;
-	c->off = 0;
-	c->left = n;
-	switch (kind) {
-	case 'S':
-		c->state = ST_REPLY;
-		return 0;
-	case 'D':
-		c->state = ST_DOWNLOAD;
-		return 0;
-	case 'U':
-		c->state = n ? ST_SINK : ST_OK;
-		return 0;
-	default:
-		return -1;
-	}
-}
-
-static int
-feed(struct fconn *c, const char *p, size_t n)
-{
-	while (n > 0) {
-		if (c->state == ST_SINK) {
-			size_t k = n < c->left ? n : (size_t)c->left;
-
-			c->left -= k;
-			p += k;
-			n -= k;
-			if (c->left == 0) {
-				c->state = ST_OK;
-				c->off = 0;
-			}
-			continue;
-		}
-		if (c->state != ST_REQ)
-			return -1;
-		if (*p == '\n') {
-			if (dispatch(c) == -1)
-				return -1;
-		} else if (c->reqlen + 1 >= sizeof(c->req))
-			return -1;
-		else
-			c->req[c->reqlen++] = *p;
-		p++;
-		n--;
-	}
-	return 0;
-}
-
 /* After an SSL call returned r <= 0: 1 = wait (interest set), 0 = close. */
 static int
 ssl_wait(struct fconn *c, int r)
@@ -179,12 +116,12 @@ handle(struct fconn *c)
 		const char *out;
 		int len;
 
-		switch (c->state) {
+		switch (c->in.state) {
 		case ST_HS:
 			r = SSL_do_handshake(c->ssl);
 			if (r == 1) {
 				c->handshaken = 1;
-				c->state = ST_REQ;
+				c->in.state = ST_REQ;
 				continue;
 			}
 			break;
@@ -192,32 +129,32 @@ handle(struct fconn *c)
 		case ST_SINK:
 			r = SSL_read(c->ssl, scratch, sizeof(scratch));
 			if (r > 0) {
-				if (feed(c, scratch, (size_t)r) == -1)
+				if (proto_feed(&c->in, scratch, (size_t)r) == -1)
 					goto drop;
 				continue;
 			}
 			break;
 		case ST_REPLY:
 		case ST_OK:
-			out = c->state == ST_REPLY ? reply : "OK\n";
-			len = c->state == ST_REPLY ? REPLY_LEN : 3;
-			r = SSL_write(c->ssl, out + c->off, len - (int)c->off);
+			out = c->in.state == ST_REPLY ? reply : "OK\n";
+			len = c->in.state == ST_REPLY ? REPLY_LEN : 3;
+			r = SSL_write(c->ssl, out + c->in.off, len - (int)c->in.off);
 			if (r > 0) {
-				c->off += (size_t)r;
-				if ((int)c->off == len)
-					c->state = ST_REQ;
+				c->in.off += (size_t)r;
+				if ((int)c->in.off == len)
+					c->in.state = ST_REQ;
 				continue;
 			}
 			break;
 		case ST_DOWNLOAD:
-			if (c->left == 0) {
-				c->state = ST_REQ;
+			if (c->in.left == 0) {
+				c->in.state = ST_REQ;
 				continue;
 			}
-			len = c->left < 16384 ? (int)c->left : 16384;
+			len = c->in.left < 16384 ? (int)c->in.left : 16384;
 			r = SSL_write(c->ssl, filler, len);
 			if (r > 0) {
-				c->left -= (uint64_t)r;
+				c->in.left -= (uint64_t)r;
 				continue;
 			}
 			break;

@@ -54,6 +54,79 @@ proto_parse(const char *line, uint64_t *n)
 	}
 }
 
+/* Where a server connection (backend.c, floor.c) is; ST_HS, the TLS
+ * handshake, is the floor's only. */
+enum { ST_HS, ST_REQ, ST_REPLY, ST_DOWNLOAD, ST_SINK, ST_OK };
+
+/* A server connection's side of the protocol: the request line being read,
+ * then what it asks for. */
+struct proto_in {
+	int	 state;
+	size_t	 reqlen;
+	size_t	 off;		/* bytes of the current reply written */
+	uint64_t left;		/* download: to send; upload: to sink */
+	char	 req[REQ_MAX];
+};
+
+/* Start serving a complete request line; returns -1 on a bad request. */
+static inline int
+proto_dispatch(struct proto_in *in)
+{
+	uint64_t n;
+	int kind;
+
+	in->req[in->reqlen] = '\0';
+	kind = proto_parse(in->req, &n);
+	in->reqlen = 0;
+	in->off = 0;
+	in->left = n;
+	switch (kind) {
+	case 'S':
+		in->state = ST_REPLY;
+		return 0;
+	case 'D':
+		in->state = ST_DOWNLOAD;
+		return 0;
+	case 'U':
+		in->state = n ? ST_SINK : ST_OK;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Feed received bytes; returns -1 if the connection must close. */
+static inline int
+proto_feed(struct proto_in *in, const char *p, size_t n)
+{
+	while (n > 0) {
+		if (in->state == ST_SINK) {
+			size_t k = n < in->left ? n : (size_t)in->left;
+
+			in->left -= k;
+			p += k;
+			n -= k;
+			if (in->left == 0) {
+				in->state = ST_OK;
+				in->off = 0;
+			}
+			continue;
+		}
+		if (in->state != ST_REQ)
+			return -1;	/* no pipelining in this protocol */
+		if (*p == '\n') {
+			if (proto_dispatch(in) == -1)
+				return -1;
+		} else if (in->reqlen + 1 >= sizeof(in->req))
+			return -1;
+		else
+			in->req[in->reqlen++] = *p;
+		p++;
+		n--;
+	}
+	return 0;
+}
+
 static inline void
 raise_nofile(void)
 {
