@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import time
 from pathlib import Path
@@ -393,6 +394,13 @@ def recv_exact(ssock, n):
     return bytes(buf)
 
 
+def tcp_segments_in(sock):
+    """(segments, data segments) this TCP socket has received, from Linux's
+    struct tcp_info (tcpi_segs_in at offset 140, tcpi_data_segs_in at 152)."""
+    ti = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    return struct.unpack_from("I", ti, 140)[0], struct.unpack_from("I", ti, 152)[0]
+
+
 class BioClient:
     """TLS client over ssl.MemoryBIO so that it can send a real close_notify
     (one-sided, TLS-level half-close) and keep reading afterwards, which the
@@ -400,10 +408,11 @@ class BioClient:
 
     def __init__(self, port, ctx=None, host="127.0.0.1",
                  server_hostname="localhost", timeout=IO_TIMEOUT, prefix=b"",
-                 source=None):
+                 source=None, first=b""):
         """prefix: bytes sent in clear in the same send() as the
         ClientHello (e.g. a PROXY header for --proxy-proxy).  source: local
-        (host, port) to bind to."""
+        (host, port) to bind to.  first: application bytes sent in the same
+        send() as the client's last handshake message."""
         if ctx is None:
             ctx = client_context()
         self.sock = socket.create_connection((host, port), timeout=timeout,
@@ -420,6 +429,8 @@ class BioClient:
             except ssl.SSLWantReadError:
                 self._flush()
                 self._fill()
+        if first:
+            self.obj.write(first)
         self._flush()
 
     def _flush(self):

@@ -18,7 +18,7 @@ import pytest
 from backend import HTTP_BODY, free_port
 from harness import (BioClient, alive, client_context,
                      echo_roundtrip, fd_count, http_get, listening_ports,
-                     recv_all, recv_exact, recv_hash,
+                     recv_all, recv_exact, recv_hash, tcp_segments_in,
                      run_stud_expect_failure, tcp_shut_wr, tls_connect,
                      vmrss_kib, wait_until, SANITIZED)
 
@@ -333,6 +333,59 @@ def test_backend_refused_then_available(start_stud, backend):
     assert echo_roundtrip(s.port, payload) == payload
     assert s.workers() == worker
     assert be.accepted == 1
+
+
+@pytest.mark.parametrize("waiting", ["header", "client bytes"])
+def test_backend_handshake_ack_rides_with_the_first_bytes(start_stud, waiting):
+    # with bytes already waiting for the backend (--write-ip's header, or
+    # what the client sent with its Finished), stud's ACK of the SYN-ACK goes
+    # out with them: the backend gets the SYN, then only segments with data
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(4)
+    lst.settimeout(10)
+    if waiting == "header":
+        s = start_stud(lst.getsockname()[1], "--write-ip")
+        expect = b"\x02\x7f\x00\x00\x01"
+        c = BioClient(s.port)
+    else:
+        s = start_stud(lst.getsockname()[1])
+        expect = b"ping"
+        c = BioClient(s.port, ctx=client_context(
+            maximum_version=ssl.TLSVersion.TLSv1_3), first=expect)
+    try:
+        b, _ = lst.accept()
+        b.settimeout(10)
+        assert recv_exact(b, len(expect)) == expect
+        segs, data_segs = tcp_segments_in(b)
+        assert (segs, data_segs) == (2, 1), \
+            "backend received %d segments, %d with data" % (segs, data_segs)
+        c.send(b"more")
+        assert recv_exact(b, 4) == b"more"
+        b.close()
+    finally:
+        c.close()
+        lst.close()
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_backend_that_speaks_first_is_reached_at_once(start_stud, backend,
+                                                      version):
+    # with nothing to send yet, stud must not hold the connection's last
+    # ACK back (the kernel would send it only 200 ms later): a backend that
+    # greets first (SMTP, IMAP...) is reached as soon as the handshake ends
+    be = backend("source", size=16)
+    s = start_stud(be.port)
+    v = getattr(ssl.TLSVersion, version)
+    ctx = client_context(maximum_version=v)
+    ctx.minimum_version = v
+    c = tls_connect(s.port, ctx=ctx)
+    t0 = time.monotonic()
+    first = c.recv(16)
+    waited = time.monotonic() - t0
+    assert first, "no greeting from the backend"
+    assert waited < 0.15, "greeting came %.3f s after the handshake" % waited
+    c.close()
 
 
 def test_slow_reader_bounded_memory(start_stud, backend):
