@@ -12,21 +12,11 @@
  * open until the peer closes them.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "proto.h"
+#define SRV_NAME "backend"
+#include "srv.h"
 
 struct bconn {
 	int fd;
@@ -37,30 +27,11 @@ struct bconn {
 static char reply[REPLY_LEN];
 static char filler[FILLER_LEN];
 static char scratch[256 * 1024];
-static int epfd;
-static volatile sig_atomic_t stop;
-
-static void
-on_term(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static void
-die(const char *what)
-{
-	fprintf(stderr, "backend: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
 
 static void
 want(struct bconn *c, uint32_t ev)
 {
-	struct epoll_event e = { .events = ev, .data.ptr = c };
-
-	if (c->ev != ev && epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &e) == 0)
-		c->ev = ev;
+	srv_want(c->fd, &c->ev, ev, c);
 }
 
 static void
@@ -132,73 +103,34 @@ drop:
 	conn_close(c);
 }
 
-static int
-listen_on(const char *addr, int port, int reuseport)
+static void
+on_accept(int fd)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	int fd, one = 1;
+	struct bconn *c = calloc(1, sizeof(*c));
 
-	sin.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
-		fprintf(stderr, "backend: bad address %s\n", addr);
-		exit(1);
+	if (c == NULL) {
+		close(fd);
+		return;
 	}
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)) == -1)
-		die("socket");
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (reuseport)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
-		die("bind");
-	if (listen(fd, 4096) == -1)
-		die("listen");
-	return fd;
+	c->fd = fd;
+	c->in.state = ST_REQ;
+	c->ev = EPOLLIN;
+	if (srv_add(fd, c) == -1) {
+		close(fd);
+		free(c);
+	}
+}
+
+static void
+on_ready(void *ptr)
+{
+	handle(ptr);
 }
 
 static void
 serve(int lfd)
 {
-	struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
-	struct epoll_event evs[256];
-	int i, n, one = 1;
-
-	if ((epfd = epoll_create1(0)) == -1)
-		die("epoll_create1");
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &e) == -1)
-		die("epoll_ctl");
-	while (!stop) {
-		n = epoll_wait(epfd, evs, 256, 500);
-		for (i = 0; i < n; i++) {
-			struct bconn *c = evs[i].data.ptr;
-
-			if (c != NULL) {
-				handle(c);
-				continue;
-			}
-			for (;;) {
-				int fd = accept4(lfd, NULL, NULL,
-				    SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-				if (fd == -1)
-					break;	/* EAGAIN, or EMFILE: retry later */
-				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-				    sizeof(one));
-				if ((c = calloc(1, sizeof(*c))) == NULL) {
-					close(fd);
-					continue;
-				}
-				c->fd = fd;
-				c->in.state = ST_REQ;
-				c->ev = EPOLLIN;
-				e.events = EPOLLIN;
-				e.data.ptr = c;
-				if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) == -1) {
-					close(fd);
-					free(c);
-				}
-			}
-		}
-	}
+	srv_run(lfd, on_accept, on_ready);
 	exit(0);
 }
 
@@ -213,7 +145,7 @@ free_port(void)
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (fd == -1 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
 	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
-		die("free port");
+		srv_die("free port");
 	printf("%d\n", ntohs(sin.sin_port));
 	close(fd);
 	return 0;
@@ -224,7 +156,6 @@ main(int argc, char **argv)
 {
 	const char *addr = "127.0.0.1";
 	int port = 0, procs = 1, opt, i;
-	struct sigaction sa = { .sa_handler = on_term };
 	pid_t *kids;
 
 	while ((opt = getopt(argc, argv, "a:p:P:F")) != -1) {
@@ -253,28 +184,26 @@ main(int argc, char **argv)
 	raise_nofile();
 	proto_fill_reply(reply);
 	memset(filler, '.', sizeof(filler));
-	signal(SIGPIPE, SIG_IGN);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	srv_signals();
 	if (procs == 1)
-		serve(listen_on(addr, port, 0));
+		serve(srv_listen(addr, port, 0));
 
 	/* Every child binds before the parent returns from the loop below, so
 	 * the port is listening (in every child) once the parent is up. */
 	if ((kids = calloc((size_t)procs, sizeof(*kids))) == NULL)
-		die("calloc");
+		srv_die("calloc");
 	for (i = 0; i < procs; i++) {
-		int lfd = listen_on(addr, port, 1);
+		int lfd = srv_listen(addr, port, 1);
 
 		if ((kids[i] = fork()) == -1)
-			die("fork");
+			srv_die("fork");
 		if (kids[i] == 0)
 			serve(lfd);
 		close(lfd);
 	}
-	while (!stop) {
+	while (!srv_stop) {
 		if (waitpid(-1, NULL, 0) > 0) {
-			stop = 1;	/* a child died: stop them all */
+			srv_stop = 1;	/* a child died: stop them all */
 			break;
 		}
 	}

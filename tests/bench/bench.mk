@@ -28,7 +28,7 @@ BENCH_TOOLS  := $(BENCH_OUT)/loadgen $(BENCH_OUT)/backend $(BENCH_OUT)/floor
 bench-deps:
 	$(call install_missing,$(BENCH_DEPS))
 
-$(BENCH_OUT)/%: $(BENCH_DIR)/%.c $(BENCH_DIR)/proto.h
+$(BENCH_OUT)/%: $(BENCH_DIR)/%.c $(BENCH_DIR)/proto.h $(BENCH_DIR)/srv.h
 	@mkdir -p $(BENCH_OUT)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< $(BENCH_LIBS)
 

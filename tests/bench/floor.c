@@ -11,23 +11,12 @@
  * renegotiation, SSL_MODE_RELEASE_BUFFERS. Stops on SIGTERM.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "proto.h"
+#define SRV_NAME "floor"
+#include "srv.h"
 
 struct fconn {
 	int fd;
@@ -40,22 +29,6 @@ struct fconn {
 static char reply[REPLY_LEN];
 static char filler[FILLER_LEN];
 static char scratch[64 * 1024];
-static int epfd;
-static volatile sig_atomic_t stop;
-
-static void
-on_term(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static void
-die(const char *what)
-{
-	fprintf(stderr, "floor: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
 
 static void
 die_ssl(const char *what)
@@ -68,10 +41,7 @@ die_ssl(const char *what)
 static void
 want(struct fconn *c, uint32_t ev)
 {
-	struct epoll_event e = { .events = ev, .data.ptr = c };
-
-	if (c->ev != ev && epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &e) == 0)
-		c->ev = ev;
+	srv_want(c->fd, &c->ev, ev, c);
 }
 
 static void
@@ -191,15 +161,41 @@ make_ctx(const char *pem)
 	return ctx;
 }
 
+static SSL_CTX *ctx;
+
+static void
+on_accept(int fd)
+{
+	struct fconn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1)
+		goto fail;
+	SSL_set_accept_state(c->ssl);
+	c->fd = fd;
+	c->ev = EPOLLIN;
+	if (srv_add(fd, c) == -1)
+		goto fail;
+	handle(c);
+	return;
+fail:
+	if (c != NULL)
+		SSL_free(c->ssl);
+	free(c);
+	close(fd);
+}
+
+static void
+on_ready(void *ptr)
+{
+	handle(ptr);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	struct sigaction sa = { .sa_handler = on_term };
-	struct epoll_event e, evs[256];
 	const char *addr = "127.0.0.1";
-	int port = 0, opt, lfd, one = 1, i, n;
-	SSL_CTX *ctx;
+	int port = 0, opt;
 
 	while ((opt = getopt(argc, argv, "a:p:")) != -1) {
 		switch (opt) {
@@ -218,71 +214,9 @@ main(int argc, char **argv)
 	raise_nofile();
 	proto_fill_reply(reply);
 	memset(filler, '.', sizeof(filler));
-	signal(SIGPIPE, SIG_IGN);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	srv_signals();
 	ctx = make_ctx(argv[optind]);
-
-	sin.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
-		fprintf(stderr, "floor: bad address %s\n", addr);
-		return 1;
-	}
-	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)) == -1)
-		die("socket");
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
-		die("bind");
-	if (listen(lfd, 1024) == -1)
-		die("listen");
-	if ((epfd = epoll_create1(0)) == -1)
-		die("epoll_create1");
-	e.events = EPOLLIN;
-	e.data.ptr = NULL;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &e) == -1)
-		die("epoll_ctl");
-
-	while (!stop) {
-		n = epoll_wait(epfd, evs, 256, 500);
-		for (i = 0; i < n; i++) {
-			struct fconn *c = evs[i].data.ptr;
-
-			if (c != NULL) {
-				handle(c);
-				continue;
-			}
-			for (;;) {
-				int fd = accept4(lfd, NULL, NULL,
-				    SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-				if (fd == -1)
-					break;
-				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-				    sizeof(one));
-				if ((c = calloc(1, sizeof(*c))) == NULL ||
-				    (c->ssl = SSL_new(ctx)) == NULL ||
-				    SSL_set_fd(c->ssl, fd) != 1) {
-					if (c != NULL)
-						SSL_free(c->ssl);
-					free(c);
-					close(fd);
-					continue;
-				}
-				SSL_set_accept_state(c->ssl);
-				c->fd = fd;
-				c->ev = EPOLLIN;
-				e.events = EPOLLIN;
-				e.data.ptr = c;
-				if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) == -1) {
-					SSL_free(c->ssl);
-					free(c);
-					close(fd);
-					continue;
-				}
-				handle(c);
-			}
-		}
-	}
+	srv_run(srv_listen(addr, port, 0), on_accept, on_ready);
 	SSL_CTX_free(ctx);
 	return 0;
 usage:

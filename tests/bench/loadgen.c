@@ -315,6 +315,22 @@ conn_done(struct conn *c)
 /* idle mode phases */
 static int ping_phase;
 
+/* After an SSL call returned r <= 0: wait for what it wants, or fail the
+ * connection as what, counted in *counter. */
+static void
+ssl_wait(struct conn *c, int r, const char *what,
+    unsigned long long *counter)
+{
+	int err = SSL_get_error(c->ssl, r);
+
+	if (err == SSL_ERROR_WANT_READ)
+		want(c, EPOLLIN);
+	else if (err == SSL_ERROR_WANT_WRITE)
+		want(c, EPOLLOUT);
+	else
+		conn_fail(c, what, err, counter);
+}
+
 static void
 conn_step(struct conn *c)
 {
@@ -345,16 +361,7 @@ conn_step(struct conn *c)
 				c->state = S_SEND;
 				continue;
 			}
-			err = SSL_get_error(c->ssl, r);
-			if (err == SSL_ERROR_WANT_READ) {
-				want(c, EPOLLIN);
-				return;
-			}
-			if (err == SSL_ERROR_WANT_WRITE) {
-				want(c, EPOLLOUT);
-				return;
-			}
-			conn_fail(c, "handshake", err, &st.err_handshake);
+			ssl_wait(c, r, "handshake", &st.err_handshake);
 			return;
 		case S_SEND:
 			if (c->off < c->reqlen) {
@@ -379,16 +386,7 @@ conn_step(struct conn *c)
 					c->left = opt.size;
 				continue;
 			}
-			err = SSL_get_error(c->ssl, r);
-			if (err == SSL_ERROR_WANT_WRITE) {
-				want(c, EPOLLOUT);
-				return;
-			}
-			if (err == SSL_ERROR_WANT_READ) {
-				want(c, EPOLLIN);
-				return;
-			}
-			conn_fail(c, "write", err, &st.err_io);
+			ssl_wait(c, r, "write", &st.err_io);
 			return;
 		case S_RECV:
 			r = SSL_read(c->ssl, scratch, sizeof(scratch));
@@ -415,16 +413,7 @@ conn_step(struct conn *c)
 				want(c, EPOLLIN);
 				return;
 			}
-			err = SSL_get_error(c->ssl, r);
-			if (err == SSL_ERROR_WANT_READ) {
-				want(c, EPOLLIN);
-				return;
-			}
-			if (err == SSL_ERROR_WANT_WRITE) {
-				want(c, EPOLLOUT);
-				return;
-			}
-			conn_fail(c, "read", err, &st.err_io);
+			ssl_wait(c, r, "read", &st.err_io);
 			return;
 		case S_IDLE:
 			/* nothing is expected on a held connection */
