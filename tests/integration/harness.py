@@ -347,41 +347,50 @@ def _is_ragged_eof(e):
     return isinstance(e, ssl.SSLEOFError) or "UNEXPECTED_EOF" in str(e)
 
 
-def recv_all(ssock, limit=None):
-    """Read until EOF.  Returns (data, clean) where clean is True if the peer
-    sent close_notify and False if TCP closed without it."""
-    chunks = []
-    total = 0
+def _recv_each(ssock, take):
+    """Give every chunk to take() until EOF; True if the peer sent
+    close_notify, False if TCP closed without it."""
     while True:
         try:
             b = ssock.recv(262144)
         except ssl.SSLError as e:
             if not _is_ragged_eof(e):
                 raise
-            return b"".join(chunks), False
+            return False
         if not b:
-            return b"".join(chunks), True
+            return True
+        take(b)
+
+
+def recv_all(ssock, limit=None):
+    """Read until EOF.  Returns (data, clean) where clean is True if the peer
+    sent close_notify and False if TCP closed without it."""
+    chunks = []
+    total = 0
+
+    def take(b):
+        nonlocal total
         chunks.append(b)
         total += len(b)
         if limit is not None and total > limit:
             raise AssertionError("received more than %d bytes" % limit)
+
+    clean = _recv_each(ssock, take)
+    return b"".join(chunks), clean
 
 
 def recv_hash(ssock):
     """Read until EOF hashing on the fly: (sha256 hex, nbytes, clean)."""
     h = hashlib.sha256()
     n = 0
-    while True:
-        try:
-            b = ssock.recv(262144)
-        except ssl.SSLError as e:
-            if not _is_ragged_eof(e):
-                raise
-            return h.hexdigest(), n, False
-        if not b:
-            return h.hexdigest(), n, True
+
+    def take(b):
+        nonlocal n
         h.update(b)
         n += len(b)
+
+    clean = _recv_each(ssock, take)
+    return h.hexdigest(), n, clean
 
 
 def recv_exact(ssock, n):
