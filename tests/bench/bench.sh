@@ -5,9 +5,10 @@
 # builds everything first. Every terminator gets the same certificate, the
 # same backend and the same load, pinned to CPU 0; the load generator and the
 # backend run on CPU 1. For each scenario and terminator it reports the rate
-# and the terminator's own CPU time per unit: utime+stime summed over all the
-# terminator's processes (/proc/PID/stat, before and after), divided by the
-# handshakes or MiB moved. Idle memory is the PSS of all the terminator's
+# and the terminator's own CPU time per unit: the run time of all the
+# terminator's processes and threads (/proc/PID/task/*/schedstat, in ns,
+# before and after; clock ticks from /proc/PID/stat for a process that lost
+# threads meanwhile), divided by the handshakes or MiB moved. Idle memory is the PSS of all the terminator's
 # processes (/proc/PID/smaps_rollup) with and without the held connections.
 #
 # Environment (all optional):
@@ -114,16 +115,59 @@ forget() {		# drop a stopped root from STARTED
 	STARTED=("${keep[@]}")
 }
 
-# cpu_ticks PID...: utime+stime of those processes (all their threads)
-cpu_ticks() {
-	local p line rest t=0
+# ticks FILE: utime+stime from a /proc stat file, in clock ticks
+ticks() {
+	local line rest
 	local -a a
+	read -r line 2>/dev/null <"$1" || { echo 0; return; }
+	rest=${line##*) }
+	read -r -a a <<<"$rest"
+	echo $((a[11] + a[12]))
+}
+
+# cpu_snap PID...: one line per process: "PID TICKS NS TID,TID,...", its
+# utime+stime in clock ticks (/proc/PID/stat, which keeps what exited threads
+# used) and the run time of its live threads in ns (schedstat).
+cpu_snap() {
+	local p task run rest ns tids
 	for p in "$@"; do
-		read -r line 2>/dev/null <"/proc/$p/stat" || continue
-		rest=${line##*) }
-		read -r -a a <<<"$rest"
-		t=$((t + a[11] + a[12]))
+		[ -d "/proc/$p/task" ] || continue
+		ns=0 tids=,
+		for task in /proc/"$p"/task/*; do
+			read -r run rest 2>/dev/null <"$task/schedstat" ||
+			    continue
+			ns=$((ns + run)) tids="$tids${task##*/},"
+		done
+		echo "$p $(ticks "/proc/$p/stat") $ns $tids"
 	done
+}
+
+# cpu_delta SNAP0 SNAP1: ns of CPU between two snapshots. A process whose
+# threads all lived through the interval counts in ns; one that lost threads
+# (stunnel's per-connection threads: the ticks grew by more than the live
+# threads' ns, beyond the ticks' 2-tick truncation) counts in clock ticks.
+cpu_delta() {
+	local p k n tids t=0 tid ok tick=$((1000000000 / CLK_TCK))
+	local -A k0 n0 t0
+	while read -r p k n tids; do
+		[ -n "$p" ] && k0[$p]=$k n0[$p]=$n t0[$p]=$tids
+	done <<<"$1"
+	while read -r p k n tids; do
+		[ -n "$p" ] || continue
+		if [ -z "${k0[$p]:-}" ]; then	# started during the interval
+			t=$((t + n))
+			continue
+		fi
+		ok=$(( (k - k0[$p]) * tick - (n - n0[$p]) <= 2 * tick ))
+		for tid in ${t0[$p]//,/ }; do
+			[[ $tids == *,$tid,* ]] || { ok=0; break; }
+		done
+		if [ $ok = 1 ]; then
+			t=$((t + n - n0[$p]))
+		else
+			t=$((t + (k - k0[$p]) * tick))
+		fi
+	done <<<"$2"
 	echo "$t"
 }
 
@@ -370,7 +414,7 @@ run_one() {
 # of whatever else the machine does at that moment: on this shared machine a
 # lone run moved by up to 30%.
 run_reps() {
-	local scen=$1 term=$2 port=$3 pids=$4 i c0 c1 out n e reps
+	local scen=$1 term=$2 port=$3 pids=$4 i c0 c1 d out n e reps
 	local units="" rates="" resumed="" errors=0 cpu=0 r o rs=0 of=0
 	if [ "$UNIT" = mib ]; then
 		reps=$BULK_REPS LG_LIMIT=180
@@ -379,14 +423,15 @@ run_reps() {
 	fi
 	for ((i = 0; i < reps; i++)); do
 		# shellcheck disable=SC2086
-		c0=$(cpu_ticks $pids)
+		c0=$(cpu_snap $pids)
 		# shellcheck disable=SC2086
 		out=$(loadgen -p "$port" $LG_ARGS)
 		# shellcheck disable=SC2086
-		c1=$(cpu_ticks $pids)
+		c1=$(cpu_snap $pids)
+		d=$(cpu_delta "$c0" "$c1")
 		e=$(field errors "$out")
 		errors=$((errors + ${e:-1}))
-		cpu=$((cpu + c1 - c0))
+		cpu=$((cpu + d))
 		if [ "$UNIT" = mib ]; then	# per MiB moved
 			n=$(awk -v b="$(field bytes "$out")" \
 			    'BEGIN {print b / 1048576}')
@@ -401,14 +446,12 @@ run_reps() {
 			resumed="$resumed $(awk -v r="${r:-0}" -v n="${o:-0}" \
 			    'BEGIN {if (n > 0) printf "%.2f", 100 * r / n}')"
 		fi
-		units="$units $(awk -v t=$((c1 - c0)) -v k="$CLK_TCK" \
-		    -v n="${n:-0}" 'BEGIN {if (n > 0) printf "%.0f",
-		    t / k * 1e6 / n}')"
+		units="$units $(awk -v t="$d" -v n="${n:-0}" \
+		    'BEGIN {if (n > 0) printf "%.0f", t / 1e3 / n}')"
 	done
 	R[$scen|$term|raw]=$out
 	R[$scen|$term|errors]=$errors
-	R[$scen|$term|cpu_s]=$(awk -v t="$cpu" -v k="$CLK_TCK" \
-	    'BEGIN {printf "%.2f", t / k}')
+	R[$scen|$term|cpu_s]=$(awk -v t="$cpu" 'BEGIN {printf "%.2f", t / 1e9}')
 	R[$scen|$term|unit]=$(median $units)
 	R[$scen|$term|rate]=$(median $rates)
 	case $scen in resume*)
@@ -639,8 +682,8 @@ T_END=$(date +%s)
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(awk -F': ' \
 	    '/^model name/ {print $2; exit}' /proc/cpuinfo)), $(uname -r)," \
 	    "$(openssl version | cut -d' ' -f1-2). Terminator pinned to CPU 0," \
-	    "load generator and backend to CPU 1. CPU = utime+stime of all the" \
-	    "terminator's processes; PSS from smaps_rollup. One worker unless" \
+	    "load generator and backend to CPU 1. CPU = run time (user and" \
+	    "system, schedstat) of all the terminator's processes; PSS from smaps_rollup. One worker unless" \
 	    "the scenario says otherwise. stud ÷ best peer: lower is better for" \
 	    "CPU and memory, higher for rates. Run took $((T_END - T_BEGIN)) s."
 	echo
