@@ -388,78 +388,116 @@ warmup() {		# warmup SCENARIO PORT
 	esac
 }
 
-# run_one SCENARIO TERMINATOR
-run_one() {
-	local scen=$1 term=$2 name=$2 port pids
-	scenario_setup "$scen" || return 1
+# start_one SCENARIO TERMINATOR: start it for the scenario and warm it up;
+# sets PORT[term], PIDS[term] and TROOT[term]. Returns 1 if it did not start.
+start_one() {
+	local scen=$1 term=$2 name=$2
 	[ "$term" = stud ] && [ "$scen" = resume2 ] && name=stud-shared
-	port=$(free_port)
-	start_term "$name" "$CERT" "$WORKERS" "$port" "$BPORT" || {
+	PORT[$term]=$(free_port)
+	start_term "$name" "$CERT" "$WORKERS" "${PORT[$term]}" "$BPORT" || {
 		R[$scen|$term|note]="did not start"; return 1; }
-	local tpid=$TPID
-	warmup "$scen" "$port"
-	pids=$(ptree "$tpid")
-	if [ "$UNIT" = idle ]; then
-		run_idle "$scen" "$term" "$port" "$pids"
-	else
-		run_reps "$scen" "$term" "$port" "$pids"
-	fi
-	stop_tree "$tpid"
-	forget "$tpid"
+	TROOT[$term]=$TPID
+	warmup "$scen" "${PORT[$term]}"
+	PIDS[$term]=$(ptree "$TPID")
 }
 
-# run_reps SCENARIO TERMINATOR PORT PIDS: the load REPS times, each run
-# measured alone (CPU ticks of the terminator before and after); the table
-# gets the medians of CPU per unit and of the rate. One run is at the mercy
-# of whatever else the machine does at that moment: on this shared machine a
-# lone run moved by up to 30%.
-run_reps() {
-	local scen=$1 term=$2 port=$3 pids=$4 i c0 c1 d out n e reps
-	local units="" rates="" resumed="" errors=0 cpu=0 r o rs=0 of=0
+stop_one() {		# stop_one TERMINATOR
+	stop_tree "${TROOT[$1]}"
+	forget "${TROOT[$1]}"
+}
+
+# run_scenario SCENARIO TERMINATOR...: memory scenarios one terminator at a
+# time; CPU scenarios with every terminator up at once, their measured runs
+# taken in turn (stud, hitch, ..., then again), so that a slow spell of the
+# machine falls on all of them rather than on one.
+run_scenario() {
+	local scen=$1 term i reps started=()
+	shift
+	scenario_setup "$scen" || return 1
+	if [ "$UNIT" = idle ]; then
+		for term in "$@"; do
+			start_one "$scen" "$term" || continue
+			run_idle "$scen" "$term" "${PORT[$term]}" "${PIDS[$term]}"
+			stop_one "$term"
+		done
+		return 0
+	fi
+	for term in "$@"; do
+		start_one "$scen" "$term" && started+=("$term")
+	done
 	if [ "$UNIT" = mib ]; then
 		reps=$BULK_REPS LG_LIMIT=180
 	else
 		reps=$HS_REPS LG_LIMIT=$((SECS + 60))
 	fi
-	for ((i = 0; i < reps; i++)); do
-		# shellcheck disable=SC2086
-		c0=$(cpu_snap $pids)
-		# shellcheck disable=SC2086
-		out=$(loadgen -p "$port" $LG_ARGS)
-		# shellcheck disable=SC2086
-		c1=$(cpu_snap $pids)
-		d=$(cpu_delta "$c0" "$c1")
-		e=$(field errors "$out")
-		errors=$((errors + ${e:-1}))
-		cpu=$((cpu + d))
-		if [ "$UNIT" = mib ]; then	# per MiB moved
-			n=$(awk -v b="$(field bytes "$out")" \
-			    'BEGIN {print b / 1048576}')
-			rates="$rates $(field mibps "$out")"
-		else				# per handshake
-			n=$(field handshakes "$out")
-			rates="$rates $(field rate "$out")"
-			r=$(field resumed "$out") o=$(field offered "$out")
-			rs=$((rs + ${r:-0})) of=$((of + ${o:-0}))
-			# resumed out of the handshakes that offered a
-			# session (each connection slot's first cannot)
-			resumed="$resumed $(awk -v r="${r:-0}" -v n="${o:-0}" \
-			    'BEGIN {if (n > 0) printf "%.2f", 100 * r / n}')"
-		fi
-		units="$units $(awk -v t="$d" -v n="${n:-0}" \
-		    'BEGIN {if (n > 0) printf "%.0f", t / 1e3 / n}')"
+	for term in "${started[@]}"; do
+		A_units[$term]="" A_rates[$term]="" A_resumed[$term]=""
+		A_errors[$term]=0 A_cpu[$term]=0 A_rs[$term]=0 A_of[$term]=0
 	done
-	R[$scen|$term|raw]=$out
-	R[$scen|$term|errors]=$errors
-	R[$scen|$term|cpu_s]=$(awk -v t="$cpu" 'BEGIN {printf "%.2f", t / 1e9}')
+	for ((i = 0; i < reps; i++)); do
+		for term in "${started[@]}"; do
+			run_once "$term"
+		done
+	done
+	for term in "${started[@]}"; do
+		report_reps "$scen" "$term"
+		stop_one "$term"
+	done
+}
+
+# run_once TERMINATOR: one measured run of the current scenario's load (CPU
+# of the terminator before and after), added to its A_* accumulators.
+run_once() {
+	local term=$1 c0 c1 d out n e r o
+	# shellcheck disable=SC2086
+	c0=$(cpu_snap ${PIDS[$term]})
+	# shellcheck disable=SC2086
+	out=$(loadgen -p "${PORT[$term]}" $LG_ARGS)
+	# shellcheck disable=SC2086
+	c1=$(cpu_snap ${PIDS[$term]})
+	d=$(cpu_delta "$c0" "$c1")
+	e=$(field errors "$out")
+	A_errors[$term]=$((A_errors[$term] + ${e:-1}))
+	A_cpu[$term]=$((A_cpu[$term] + d))
+	A_out[$term]=$out
+	if [ "$UNIT" = mib ]; then	# per MiB moved
+		n=$(awk -v b="$(field bytes "$out")" 'BEGIN {print b / 1048576}')
+		A_rates[$term]+=" $(field mibps "$out")"
+	else				# per handshake
+		n=$(field handshakes "$out")
+		A_rates[$term]+=" $(field rate "$out")"
+		r=$(field resumed "$out") o=$(field offered "$out")
+		A_rs[$term]=$((A_rs[$term] + ${r:-0}))
+		A_of[$term]=$((A_of[$term] + ${o:-0}))
+		# resumed out of the handshakes that offered a session (each
+		# connection slot's first cannot)
+		A_resumed[$term]+=" $(awk -v r="${r:-0}" -v n="${o:-0}" \
+		    'BEGIN {if (n > 0) printf "%.2f", 100 * r / n}')"
+	fi
+	A_units[$term]+=" $(awk -v t="$d" -v n="${n:-0}" \
+	    'BEGIN {if (n > 0) printf "%.0f", t / 1e3 / n}')"
+}
+
+# report_reps SCENARIO TERMINATOR: the medians of its runs into R[], and a
+# line on stderr. One run is at the mercy of whatever else the machine does
+# at that moment: on this shared machine a lone run moved by up to 30%.
+report_reps() {
+	local scen=$1 term=$2 units=${A_units[$2]}
+	R[$scen|$term|raw]=${A_out[$term]}
+	R[$scen|$term|errors]=${A_errors[$term]}
+	R[$scen|$term|cpu_s]=$(awk -v t="${A_cpu[$term]}" \
+	    'BEGIN {printf "%.2f", t / 1e9}')
+	# shellcheck disable=SC2086
 	R[$scen|$term|unit]=$(median $units)
-	R[$scen|$term|rate]=$(median $rates)
+	# shellcheck disable=SC2086
+	R[$scen|$term|rate]=$(median ${A_rates[$term]})
 	case $scen in resume*)
-		R[$scen|$term|resumed]=$(median $resumed)
-		R[$scen|$term|resumed_n]=$rs/$of ;;
+		# shellcheck disable=SC2086
+		R[$scen|$term|resumed]=$(median ${A_resumed[$term]})
+		R[$scen|$term|resumed_n]=${A_rs[$term]}/${A_of[$term]} ;;
 	esac
 	say "  $(printf '%-8s %-8s' "$scen" "$term") rate=${R[$scen|$term|rate]:-?}" \
-	    "cpu/unit=${R[$scen|$term|unit]:-?}µs errors=$errors" \
+	    "cpu/unit=${R[$scen|$term|unit]:-?}µs errors=${A_errors[$term]}" \
 	    "${R[$scen|$term|resumed]:+resumed=${R[$scen|$term|resumed]}%}" \
 	    "(cpu ${R[$scen|$term|cpu_s]} s; runs:$units)"
 }
@@ -662,8 +700,11 @@ wait_listen "$BPORT" "$BACKEND" 10 || { say "backend did not start"; exit 1; }
 say "stud benchmark: terminator on CPU 0, load generator and backend on CPU 1"
 say "  ${SECS}s per handshake scenario, $CONC connections; bulk $BULK_MIB MiB;" \
     "idle $IDLE_CONNS; many $MANY_CONNS; work dir $WORK"
+declare -A PORT PIDS TROOT A_units A_rates A_resumed A_errors A_cpu A_rs \
+    A_of A_out
 for scen in $SCENARIOS; do
 	say "== $(scen_title "$scen")"
+	terms=()
 	for term in $TERMINATORS; do
 		applies "$scen" "$term" || continue
 		if [ "$term" != stud ] && [ "$term" != floor ] &&
@@ -671,8 +712,9 @@ for scen in $SCENARIOS; do
 			R[$scen|$term|note]="not installed"
 			continue
 		fi
-		run_one "$scen" "$term"
+		terms+=("$term")
 	done
+	run_scenario "$scen" "${terms[@]}"
 done
 
 T_END=$(date +%s)
@@ -707,7 +749,8 @@ T_END=$(date +%s)
 	    "session (tickets allowed, as a browser does); resumption offers" \
 	    "the previous session ID with tickets off (SSL_OP_NO_TICKET)." \
 	    "Download and upload: $BULK_REPS transfers each, one connection" \
-	    "each. The table has the medians of the runs." \
+	    "each. The terminators take turns, one run each per round; the" \
+	    "table has the medians of their runs." \
 	    "hitch (Debian) has no shared session cache, so its 2 workers" \
 	    "resume only the sessions they made themselves, and it pins" \
 	    "worker N to CPU N (the bench moves every thread back to CPU 0);" \
