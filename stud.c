@@ -660,6 +660,12 @@ parent_run(void)
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGIO);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	/* an ignored signal is dropped, never pending: a shell's background
+	 * job starts with SIGINT ignored, and SIGCHLD ignored would reap the
+	 * workers behind our back */
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigismember(&set, sig) == 1)
+			signal(sig, SIG_DFL);
 	if (workers_start() == -1)
 		return 1;
 	daemon_notify("READY=1");

@@ -655,6 +655,28 @@ def recv_exact_raw(sock, n):
     return buf
 
 
+def test_signals_ignored_by_whoever_started_it(start_stud, backend):
+    # a shell's background job starts with SIGINT ignored (and a careless
+    # starter may leave SIGCHLD ignored): stud must still stop on SIGINT and
+    # still see, and replace, a worker that dies
+    be = backend("echo")
+    old = {sig: signal.signal(sig, signal.SIG_IGN)
+           for sig in (signal.SIGINT, signal.SIGCHLD)}
+    try:
+        s = start_stud(be.port, "-n", "2")
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+    first = s.wait_workers(2)
+    os.kill(first[0], signal.SIGKILL)
+    assert wait_until(lambda: len(s.workers()) == 2 and
+                      first[0] not in s.workers(), 5.0), \
+        "the killed worker was not replaced: %r" % s.workers()
+    assert echo_roundtrip(s.port, b"still serving") == b"still serving"
+    os.kill(s.pid, signal.SIGINT)
+    assert s.proc.wait(timeout=5) == 0
+
+
 def test_crash_loop_backs_off(start_stud, backend):
     """A worker that keeps dying young is replaced after a growing delay, so
     a crash loop cannot spin the CPU; service comes back afterwards."""
