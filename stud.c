@@ -652,20 +652,18 @@ parent_run(void)
 	size_t i;
 	int sig;
 
+	static const int taken[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP,
+	    SIGUSR1, SIGIO };
+
 	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGIO);
+	for (i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		sigaddset(&set, taken[i]);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	/* an ignored signal is dropped, never pending: a shell's background
 	 * job starts with SIGINT ignored, and SIGCHLD ignored would reap the
 	 * workers behind our back */
-	for (sig = 1; sig < NSIG; sig++)
-		if (sigismember(&set, sig) == 1)
-			signal(sig, SIG_DFL);
+	for (i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		signal(taken[i], SIG_DFL);
 	if (workers_start() == -1)
 		return 1;
 	daemon_notify("READY=1");

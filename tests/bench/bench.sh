@@ -725,9 +725,10 @@ T_END=$(date +%s)
 	    '/^model name/ {print $2; exit}' /proc/cpuinfo)), $(uname -r)," \
 	    "$(openssl version | cut -d' ' -f1-2). Terminator pinned to CPU 0," \
 	    "load generator and backend to CPU 1. CPU = run time (user and" \
-	    "system, schedstat) of all the terminator's processes; PSS from smaps_rollup. One worker unless" \
-	    "the scenario says otherwise. stud ÷ best peer: lower is better for" \
-	    "CPU and memory, higher for rates. Run took $((T_END - T_BEGIN)) s."
+	    "system, schedstat) of all the terminator's processes; PSS from" \
+	    "smaps_rollup. One worker unless the scenario says otherwise." \
+	    "stud ÷ best peer: lower is better for CPU and memory, higher for" \
+	    "rates. Run took $((T_END - T_BEGIN)) s."
 	echo
 	echo "The rates depend on what else runs on the machine (load average" \
 	    "$LOAD_BEGIN at the start, $(cut -d' ' -f1-3 /proc/loadavg) at" \
