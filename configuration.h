@@ -54,6 +54,7 @@ struct stud_config {
 	long	idle_timeout;
 	long	shutdown_timeout;
 	long	max_connections;
+	char   *record_layer;		/* "stud" or "openssl" */
 	/* SECURITY */
 	char   *chroot;
 	char   *user;

@@ -33,6 +33,18 @@ pool_put(struct ring_pool *p, void *s)
 	p->nfree++;
 }
 
+void *
+ring_pool_get(struct ring_pool *p)
+{
+	return pool_get(p);
+}
+
+void
+ring_pool_put(struct ring_pool *p, void *slot)
+{
+	pool_put(p, slot);
+}
+
 int
 ring_pool_init(struct ring_pool *p, size_t slot_size, size_t prealloc,
     size_t max_free)

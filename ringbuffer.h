@@ -39,6 +39,12 @@ int	ring_pool_init(struct ring_pool *p, size_t slot_size, size_t prealloc,
  * caller's to release first. */
 void	ring_pool_destroy(struct ring_pool *p);
 
+/* Take one slot of p for the caller's own use; NULL if memory ran out. */
+void	*ring_pool_get(struct ring_pool *p);
+
+/* Give back a slot from ring_pool_get(). */
+void	 ring_pool_put(struct ring_pool *p, void *slot);
+
 /* Set up an empty ring holding at most nslots slots (clamped to 1..MAX). */
 void	ring_init(struct ring *r, unsigned nslots);
 

@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 
 #include "proxy.h"
+#include "record.h"
 #include "tls.h"
 #ifdef USE_SHARED_CACHE
 #include "shctx.h"
@@ -616,6 +617,118 @@ tls_setup_tickets(SSL_CTX *ctx, const struct stud_config *cfg, char *errbuf,
 	return 0;
 }
 
+/* ---------------------------------------------------------------------
+ * Handing the record layer over to record.c: what the handshake shows.
+ */
+
+#define W_FIN_SENT	0x01	/* our Finished is out: count our records */
+#define W_FIN_RCVD	0x02	/* the client's is in: count its records */
+#define W_CLIENT_SECRET	0x04	/* TLS 1.3 traffic secrets noted */
+#define W_SERVER_SECRET	0x08
+#define W_SECRET48	0x10	/* they are SHA-384 long */
+#define W_KEYS_MOVED	0x20	/* a KeyUpdate went by: secrets outdated */
+
+/* OpenSSL's view of each record and handshake message: a record after a
+ * side's Finished takes the next sequence number of that direction. */
+static void
+watch_msg_cb(int write_p, int version, int content_type, const void *buf,
+    size_t len, SSL *ssl, void *arg)
+{
+	struct rec_state *rs = arg;
+	const unsigned char *m = buf;
+
+	(void)version;
+	(void)ssl;
+	if (content_type == SSL3_RT_HEADER) {
+		if (rs->watch & (write_p ? W_FIN_SENT : W_FIN_RCVD))
+			(write_p ? &rs->wr : &rs->rd)->seq++;
+	} else if (content_type == SSL3_RT_HANDSHAKE && len > 0) {
+		if (m[0] == SSL3_MT_FINISHED)
+			rs->watch |= write_p ? W_FIN_SENT : W_FIN_RCVD;
+		else if (m[0] == SSL3_MT_KEY_UPDATE)
+			rs->watch |= W_KEYS_MOVED;
+	}
+}
+
+static int
+hex_nibble(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* The TLS 1.3 application traffic secrets, as OpenSSL reports them in
+ * key log lines: LABEL CLIENT_RANDOM SECRET (hex). */
+static void
+watch_keylog_cb(const SSL *ssl, const char *line)
+{
+	struct rec_state *rs = SSL_get_app_data(ssl);
+	unsigned char *dst;
+	const char *hex;
+	unsigned bit;
+	size_t n, i;
+	int hi, lo;
+
+	if (rs == NULL)
+		return;
+	if (strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0) {
+		dst = rs->rd.secret;
+		bit = W_CLIENT_SECRET;
+	} else if (strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0) {
+		dst = rs->wr.secret;
+		bit = W_SERVER_SECRET;
+	} else
+		return;
+	if ((hex = strchr(line + 24, ' ')) == NULL)
+		return;
+	n = strlen(++hex) / 2;
+	if (n != 32 && n != 48)
+		return;
+	for (i = 0; i < n; i++) {
+		if ((hi = hex_nibble(hex[2 * i])) < 0 ||
+		    (lo = hex_nibble(hex[2 * i + 1])) < 0)
+			return;
+		dst[i] = (unsigned char)(hi << 4 | lo);
+	}
+	rs->watch |= bit | (n == 48 ? W_SECRET48 : 0);
+}
+
+/* The record.c AEAD of a cipher suite and whether its hash is SHA-384;
+ * -1 if record.c does not do it. */
+static int
+detach_suite(const SSL_CIPHER *ci, int *sha384)
+{
+	const EVP_MD *md = SSL_CIPHER_get_handshake_digest(ci);
+
+	if (md == NULL)
+		return -1;
+	switch (EVP_MD_get_type(md)) {
+	case NID_sha256:
+		*sha384 = 0;
+		break;
+	case NID_sha384:
+		*sha384 = 1;
+		break;
+	default:
+		return -1;
+	}
+	switch (SSL_CIPHER_get_cipher_nid(ci)) {
+	case NID_aes_128_gcm:
+		return REC_AES_128_GCM;
+	case NID_aes_256_gcm:
+		return REC_AES_256_GCM;
+	case NID_chacha20_poly1305:
+		return REC_CHACHA20_POLY1305;
+	default:
+		return -1;
+	}
+}
+
 SSL_CTX *
 tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
 {
@@ -639,6 +752,8 @@ tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
 	 * OpenSSL buffered ahead is never left waiting */
 	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_num_tickets(ctx, (size_t)cfg->tls13_tickets);
+	if (strcmp(cfg->record_layer, "stud") == 0)
+		SSL_CTX_set_keylog_callback(ctx, watch_keylog_cb);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	if (tls_set_protocols(ctx, cfg, errbuf, errlen) == -1 ||
 	    tls_setup_tickets(ctx, cfg, errbuf, errlen) == -1 ||
@@ -665,8 +780,48 @@ tls_session_free(SSL *ssl, int handshaken)
 	SSL_free(ssl);
 }
 
+int
+tls_detach(SSL *ssl, struct rec_state *rs)
+{
+	const SSL_CIPHER *ci = SSL_get_current_cipher(ssl);
+	SSL_SESSION *sess = SSL_get_session(ssl);
+	unsigned char master[48], cr[32], sr[32];
+	unsigned both = W_FIN_SENT | W_FIN_RCVD;
+	int aead, sha384, r;
+
+	if ((rs->watch & both) != both || (rs->watch & W_KEYS_MOVED) ||
+	    ci == NULL || sess == NULL ||
+	    (aead = detach_suite(ci, &sha384)) < 0 ||
+	    SSL_SESSION_get_max_fragment_length(sess) !=
+	    TLSEXT_max_fragment_length_DISABLED)
+		return -1;
+	if (SSL_has_pending(ssl))
+		return 0;
+	switch (SSL_version(ssl)) {
+	case TLS1_3_VERSION:
+		both = W_CLIENT_SECRET | W_SERVER_SECRET;
+		if ((rs->watch & both) != both ||
+		    !(rs->watch & W_SECRET48) != !sha384)
+			return -1;
+		return rec_start13(rs, aead, sha384) == 0 ? 1 : -1;
+	case TLS1_2_VERSION:
+		if (SSL_SESSION_get_master_key(sess, master, 48) != 48 ||
+		    SSL_get_client_random(ssl, cr, 32) != 32 ||
+		    SSL_get_server_random(ssl, sr, 32) != 32)
+			return -1;
+		/* the Finished messages took sequence number 0 */
+		rs->rd.seq++;
+		rs->wr.seq++;
+		r = rec_start12(rs, aead, sha384, master, cr, sr);
+		OPENSSL_cleanse(master, sizeof(master));
+		return r == 0 ? 1 : -1;
+	default:
+		return -1;
+	}
+}
+
 SSL *
-tls_session_new(SSL_CTX *ctx, BIO *bio)
+tls_session_new(SSL_CTX *ctx, BIO *bio, struct rec_state *rs)
 {
 	SSL *ssl = SSL_new(ctx);
 
@@ -676,6 +831,11 @@ tls_session_new(SSL_CTX *ctx, BIO *bio)
 	}
 	SSL_set_bio(ssl, bio, bio);
 	SSL_set_accept_state(ssl);
+	if (rs != NULL) {
+		SSL_set_app_data(ssl, rs);
+		SSL_set_msg_callback(ssl, watch_msg_cb);
+		SSL_set_msg_callback_arg(ssl, rs);
+	}
 	return ssl;
 }
 

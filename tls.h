@@ -13,8 +13,9 @@
 int	tls_init(const struct stud_config *cfg, char *errbuf, size_t errlen);
 
 /* Make a server SSL_CTX with every setting of cfg (protocols, ciphers,
- * groups, ALPN, client verification, tickets, session cache, I/O modes) but
- * no certificate. Returns NULL with errbuf set to one line. */
+ * groups, ALPN, client verification, tickets, session cache, I/O modes,
+ * the watch on secrets tls_detach() needs) but no certificate. Returns
+ * NULL with errbuf set to one line. */
 SSL_CTX	*tls_ctx_new(const struct stud_config *cfg, char *errbuf,
 	    size_t errlen);
 
@@ -37,9 +38,21 @@ int	tls_shared_cache_store(const unsigned char *id, size_t idlen,
 	    const unsigned char *der, size_t len);
 #endif
 
+struct rec_state;
+
 /* Make a server SSL reading and writing through bio, which it owns from
- * now on (freed here on failure); NULL if memory ran out. */
-SSL	*tls_session_new(SSL_CTX *ctx, BIO *bio);
+ * now on (freed here on failure); NULL if memory ran out. Unless rs is
+ * NULL, the handshake's secrets and record counts are noted in it for
+ * tls_detach(). */
+SSL	*tls_session_new(SSL_CTX *ctx, BIO *bio, struct rec_state *rs);
+
+/* After the handshake: hand the connection's records over from OpenSSL to
+ * rs (record.c). Returns 1 when rs holds the keys (free the SSL), 0 while
+ * OpenSSL still holds client bytes to be read through it first, or -1 if
+ * the connection keeps OpenSSL's record layer (not an AEAD suite of TLS
+ * 1.2 or 1.3, keys already updated, a maximum fragment length). The caller
+ * must have no SSL_write or SSL_shutdown unfinished. */
+int	tls_detach(SSL *ssl, struct rec_state *rs);
 
 struct proxy_tls;
 

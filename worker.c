@@ -25,6 +25,7 @@
 #include "log.h"
 #include "peersync.h"
 #include "proxy.h"
+#include "record.h"
 #include "ringbuffer.h"
 #include "sockbio.h"
 #include "tls.h"
@@ -33,6 +34,11 @@
 #define SLOT_SIZE	16384	/* one TLS record of plaintext */
 #define RING_SLOTS	4	/* per direction: 64 KiB in flight at most */
 #define RECORD_MAX	(SLOT_SIZE + 5 + 256)	/* a whole TLS record at most */
+/* a pool slot: a record's plaintext with room to seal it in place */
+#define POOL_SLOT	(REC_HEAD_MAX + SLOT_SIZE + REC_TAIL_MAX + 34)
+#define RX_SIZE		(RING_SLOTS * REC_CIPHER_MAX)	/* client bytes read
+							 * ahead, stud's records */
+#define ALERT_SILENT	256	/* close after the client's fatal alert */
 #define ACCEPT_BATCH	32	/* connections taken per readiness event */
 #define PUMP_PASSES	8	/* pump passes before yielding to the loop */
 #define ACCEPT_PAUSE	0.1	/* seconds without accepting after EMFILE */
@@ -57,7 +63,11 @@ enum conn_state { CS_PROXYHDR, CS_HANDSHAKE, CS_CONNECTING, CS_PROXY };
 struct conn {
 	struct sockbio	 sk;		/* client socket, as OpenSSL uses it */
 	int		 bfd;		/* backend socket, -1 until connecting */
-	SSL		*ssl;
+	SSL		*ssl;		/* NULL once stud seals the records */
+	struct rec_state rec;		/* then: its keys (record.c) */
+	unsigned char	*rx;		/* then: client records read, from rxpool */
+	uint32_t	 rx_start;	/* first byte not yet opened */
+	uint32_t	 rx_end;
 	ev_io		 cw;		/* client socket watcher */
 	ev_io		 bw;		/* backend socket watcher */
 	ev_timer	 tw;		/* the timeout of the current state */
@@ -84,10 +94,16 @@ struct conn {
 	unsigned	 c_shut:1;	/* close_notify sent to the client */
 	unsigned	 b_unconfirmed:1; /* sending before connect(2) is known
 					 * to have succeeded */
+	unsigned	 no_detach:1;	/* keeps OpenSSL's record layer */
+	unsigned	 ku_due:1;	/* a KeyUpdate precedes the next record */
+	unsigned	 noreneg_due:1;	/* a no_renegotiation warning is due */
+	unsigned	 c_shut_queued:1; /* close_notify sealed, not yet sent */
 	uint16_t	 hdr_len;	/* PROXY header bytes read so far */
 };
 
 static struct ring_pool	 pool;
+static struct ring_pool	 rxpool;
+static int		 own_records;	/* record.c takes over after handshakes */
 static unsigned long	 nconns;
 static int		 draining;
 static int		 accept_full;	/* paused at --max-connections */
@@ -99,6 +115,10 @@ static ev_signal	 term_watch;
 static void	conn_pump(struct conn *c);
 static int	pump_client_read(struct conn *c);
 static void	conn_free(struct conn *c);
+static void	conn_detach(struct conn *c);
+static int	rec_client_read(struct conn *c);
+static int	rec_client_write(struct conn *c);
+static int	rec_control(struct conn *c);
 
 /* Start (on) or stop accepting on every frontend. */
 static void
@@ -150,7 +170,11 @@ conn_free(struct conn *c)
 	ev_timer_stop(EV_DEFAULT, &c->tw);
 	ring_release(&c->up, &pool);
 	ring_release(&c->down, &pool);
-	tls_session_free(c->ssl, c->state >= CS_CONNECTING);
+	if (c->ssl != NULL)
+		tls_session_free(c->ssl, c->state >= CS_CONNECTING);
+	if (c->rx != NULL)
+		ring_pool_put(&rxpool, c->rx);
+	rec_wipe(&c->rec);
 	close(c->sk.fd);
 	if (c->bfd != -1)
 		close(c->bfd);
@@ -395,6 +419,9 @@ pump_client_read(struct conn *c)
 	int n, progress = 0;
 	char *p;
 
+	conn_detach(c);
+	if (c->ssl == NULL)
+		return rec_client_read(c);
 	while (!c->c_eof && c->c_can_r && (!c->rd_wants_w || c->c_can_w) &&
 	    (p = ring_write_ptr(&c->up, &pool)) != NULL) {
 		n = SSL_read(c->ssl, p, SLOT_SIZE);
@@ -424,6 +451,7 @@ pump_client_read(struct conn *c)
 			return -1;
 		}
 	}
+	conn_detach(c);
 	return progress;
 }
 
@@ -482,20 +510,54 @@ pump_backend_write(struct conn *c)
 	return progress;
 }
 
+/* Append n bytes read into the reserved down slots (SLOT_SIZE each at
+ * iov) to the ring; once stud seals the records, as one record a slot. */
+static int
+down_commit(struct conn *c, const struct iovec *iov, size_t n)
+{
+	size_t i, len;
+	long rl;
+
+	for (i = 0; n > 0; i++, n -= len) {
+		len = n < SLOT_SIZE ? n : SLOT_SIZE;
+		rl = (long)len;
+		if (c->ssl == NULL) {
+			rl = rec_seal(&c->rec, REC_APPDATA,
+			    (unsigned char *)iov[i].iov_base -
+			    rec_head_len(&c->rec), len);
+			if (rl < 0) {
+				c->why = "cannot seal a record";
+				return -1;
+			}
+			c->down_bytes += len;
+		}
+		ring_write_commit(&c->down, (size_t)rl);
+	}
+	return 0;
+}
+
 /* Read the backend into the down ring, as many slots as free in one call. */
 static int
 pump_backend_read(struct conn *c)
 {
 	struct iovec iov[RING_SLOTS];
-	size_t niov, room;
+	size_t niov, room, i, head = c->ssl ? 0 : rec_head_len(&c->rec);
 	int progress = 0;
 	ssize_t n;
 
-	while (!c->b_eof && c->b_can_r &&
+	while (!c->b_eof && c->b_can_r && !c->ku_due &&
 	    (niov = ring_write_iov(&c->down, &pool, iov, RING_SLOTS)) > 0) {
+		for (i = 0; i < niov; i++) {
+			iov[i].iov_base = (char *)iov[i].iov_base + head;
+			iov[i].iov_len = SLOT_SIZE;
+		}
 		room = niov * SLOT_SIZE;
 		n = readv(c->bfd, iov, (int)niov);
-		ring_write_commit_iov(&c->down, &pool, n > 0 ? (size_t)n : 0);
+		if (n > 0 && down_commit(c, iov, (size_t)n) == -1) {
+			ring_write_cancel(&c->down, &pool);
+			return -1;
+		}
+		ring_write_cancel(&c->down, &pool);
 		if (n >= 0 && c->b_unconfirmed)
 			backend_confirmed(c);
 		if (n > 0) {
@@ -556,6 +618,8 @@ pump_client_write(struct conn *c)
 	size_t len;
 	char *p;
 
+	if (c->ssl == NULL)
+		return rec_client_write(c);
 	while (c->c_can_w && (!c->wr_wants_r || c->c_can_r) &&
 	    (p = ring_read_ptr(&c->down, &len)) != NULL) {
 		/* another record follows at once: let them share packets */
@@ -588,13 +652,277 @@ pump_client_write(struct conn *c)
 	return n < 0 ? n : (progress | n);
 }
 
+/* ---------------------------------------------------------------------
+ * Worker: the records of a connection that has left OpenSSL (record.c).
+ */
+
+/* Take the records over from OpenSSL as soon as it holds nothing of ours:
+ * no client bytes buffered, no write or close_notify half done. */
+static void
+conn_detach(struct conn *c)
+{
+	int r;
+
+	if (c->ssl == NULL || c->no_detach || !ring_is_empty(&c->down) ||
+	    c->rd_wants_w || c->wr_wants_r || c->c_shut)
+		return;
+	if ((r = tls_detach(c->ssl, &c->rec)) == 0)
+		return;
+	if (r < 0) {
+		c->no_detach = 1;
+		return;
+	}
+	tls_session_free(c->ssl, 1);
+	c->ssl = NULL;
+	if (c->sk.drained)	/* OpenSSL's last read found the socket empty */
+		c->c_can_r = 0;
+}
+
+/* Close on a record error, telling the client why (alert) when nothing
+ * else is queued for it; ALERT_SILENT after the client's own alert. */
+static int
+rec_fail(struct conn *c, int alert)
+{
+	unsigned char rec[REC_HEAD_MAX + 2 + REC_TAIL_MAX];
+	size_t hl = rec_head_len(&c->rec);
+	long n;
+
+	c->why = alert == ALERT_SILENT ? "client alert" : "bad client record";
+	if (alert == ALERT_SILENT || !ring_is_empty(&c->down) || c->c_shut)
+		return -1;
+	rec[hl] = 2;		/* fatal */
+	rec[hl + 1] = (unsigned char)alert;
+	if ((n = rec_seal(&c->rec, REC_ALERT, rec, 2)) > 0)
+		(void)send(c->sk.fd, rec, (size_t)n, MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
+	return -1;
+}
+
+/* An alert from the client: close_notify ends its data; other warnings of
+ * TLS 1.2 and TLS 1.3's user_canceled pass; anything else closes. */
+static int
+rec_alert(struct conn *c, const unsigned char *a, long len)
+{
+	if (len != 2)
+		return -REC_DECODE_ERROR;
+	if (a[1] == REC_CLOSE_NOTIFY) {
+		c->c_eof = 1;
+		return 0;
+	}
+	if (c->rec.version == REC_TLS12 ? a[0] == 1 : a[1] == 90)
+		return 0;
+	return -ALERT_SILENT;
+}
+
+/* Open the next record read from the client: application data into the up
+ * ring, alerts and handshake messages acted on. Returns 1 when one was
+ * taken, 0 when none is complete or the ring has no room, or -alert. */
+static int
+rec_take(struct conn *c)
+{
+	unsigned char *rec, *p;
+	unsigned type;
+	long n, len;
+	int r = 0;
+
+	if (c->rx == NULL || c->c_eof)
+		return 0;
+	rec = c->rx + c->rx_start;
+	if ((n = rec_frame(rec, c->rx_end - c->rx_start)) == 0)
+		return 0;
+	if (n < 0)
+		return (int)n;
+	if ((p = (unsigned char *)ring_write_ptr(&c->up, &pool)) == NULL)
+		return 0;
+	c->rx_start += (uint32_t)n;
+	if ((len = rec_open(&c->rec, rec, (size_t)n, p, &type)) < 0)
+		r = (int)len;
+	else if (type == REC_APPDATA && len > 0) {
+		ring_write_commit(&c->up, (size_t)len);
+		return 1;
+	} else if (type == REC_ALERT)
+		r = rec_alert(c, p, len);
+	else if (type == REC_HANDSHAKE &&
+	    (r = rec_handshake(&c->rec, p, (size_t)len)) > 0) {
+		c->ku_due |= (r & REC_PH_UPDATE_REQUESTED) != 0;
+		c->noreneg_due |= (r & REC_PH_RENEGOTIATE) != 0;
+		r = 0;
+	}
+	ring_write_cancel(&c->up, &pool);
+	return r < 0 ? r : 1;
+}
+
+/* Read client bytes after those not yet opened (a partial record moves to
+ * the front first). Returns 1 if some came, 0 if none (drained or EOF),
+ * -1 on error. */
+static int
+rx_fill(struct conn *c)
+{
+	size_t have, room;
+	ssize_t n;
+
+	if (c->rx == NULL && (c->rx = ring_pool_get(&rxpool)) == NULL)
+		return -1;
+	if (c->rx_start > 0) {
+		have = c->rx_end - c->rx_start;
+		memmove(c->rx, c->rx + c->rx_start, have);
+		c->rx_start = 0;
+		c->rx_end = (uint32_t)have;
+	}
+	if ((room = RX_SIZE - c->rx_end) == 0)
+		return 0;	/* whole records wait for ring slots */
+	do
+		n = recv(c->sk.fd, c->rx + c->rx_end, room, 0);
+	while (n == -1 && errno == EINTR);
+	if (n > 0) {
+		/* a stream socket returns less only when it has no more */
+		c->c_can_r = (size_t)n == room;
+		c->rx_end += (uint32_t)n;
+		return 1;
+	}
+	if (n == 0) {		/* EOF, with or without close_notify */
+		c->c_eof = 1;
+		return 0;
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		c->c_can_r = 0;
+		return 0;
+	}
+	return -1;
+}
+
+/* Decrypt the client's records into the up ring: those read already, then
+ * more from the socket while the ring has room. */
+static int
+rec_client_read(struct conn *c)
+{
+	int r, progress = 0;
+
+	for (;;) {
+		while ((r = rec_take(c)) > 0)
+			progress = 1;
+		if (r < 0)
+			return rec_fail(c, -r);
+		if (c->c_eof || !c->c_can_r || ring_is_full(&c->up))
+			break;
+		if ((r = rx_fill(c)) < 0) {
+			c->why = "client error";
+			return -1;
+		}
+		if (r == 0) {
+			progress |= c->c_eof;
+			break;
+		}
+	}
+	if (c->rx != NULL && c->rx_start == c->rx_end) {
+		ring_pool_put(&rxpool, c->rx);
+		c->rx = NULL;
+		c->rx_start = c->rx_end = 0;
+	}
+	return progress;
+}
+
+/* Seal what must go before the next application data record: a KeyUpdate
+ * (the client asked, or our key is worn), a refused renegotiation's
+ * warning. Returns 0, or -1 on error; what the ring has no room for waits. */
+static int
+rec_control(struct conn *c)
+{
+	size_t hl = rec_head_len(&c->rec);
+	unsigned char *p;
+	long n;
+
+	c->ku_due |= rec_wants_key_update(&c->rec);
+	while (c->ku_due || c->noreneg_due) {
+		if ((p = (unsigned char *)ring_write_ptr(&c->down, &pool)) ==
+		    NULL)
+			return 0;
+		if (c->ku_due) {
+			n = rec_seal_key_update(&c->rec, p);
+			c->ku_due = 0;
+		} else {
+			p[hl] = 1;	/* warning */
+			p[hl + 1] = REC_NO_RENEGOTIATION;
+			n = rec_seal(&c->rec, REC_ALERT, p, 2);
+			c->noreneg_due = 0;
+		}
+		if (n < 0) {
+			ring_write_cancel(&c->down, &pool);
+			c->why = "cannot seal a record";
+			return -1;
+		}
+		ring_write_commit(&c->down, (size_t)n);
+	}
+	return 0;
+}
+
+/* Queue close_notify once the backend has closed and all it sent is
+ * sealed. Returns 1 when queued, 0 if not yet, -1 on error. */
+static int
+rec_client_shutdown(struct conn *c)
+{
+	size_t hl = rec_head_len(&c->rec);
+	unsigned char *p;
+	long n;
+
+	if (c->c_shut_queued || !c->b_eof || c->ku_due ||
+	    (p = (unsigned char *)ring_write_ptr(&c->down, &pool)) == NULL)
+		return 0;
+	p[hl] = 1;
+	p[hl + 1] = REC_CLOSE_NOTIFY;
+	if ((n = rec_seal(&c->rec, REC_ALERT, p, 2)) < 0) {
+		ring_write_cancel(&c->down, &pool);
+		c->why = "cannot seal a record";
+		return -1;
+	}
+	ring_write_commit(&c->down, (size_t)n);
+	c->c_shut_queued = 1;
+	return 1;
+}
+
+/* Send the sealed records, every slot in one call; close_notify counts as
+ * sent once the ring is empty. */
+static int
+rec_client_write(struct conn *c)
+{
+	struct iovec iov[RING_SLOTS];
+	struct msghdr msg = { .msg_iov = iov };
+	int progress, more;
+	ssize_t n;
+
+	if ((progress = rec_client_shutdown(c)) < 0)
+		return -1;
+	/* the connection closes right after: its FIN rides along */
+	more = c->c_shut_queued && c->b_shut ? MSG_MORE : 0;
+	while (c->c_can_w &&
+	    (msg.msg_iovlen = ring_read_iov(&c->down, iov, RING_SLOTS)) > 0) {
+		n = sendmsg(c->sk.fd, &msg, MSG_NOSIGNAL | more);
+		if (n > 0) {
+			ring_read_consume(&c->down, &pool, (size_t)n);
+			c->sk.corked = more != 0;
+			progress = 1;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK)
+			c->c_can_w = 0;
+		else if (errno != EINTR) {
+			c->why = "client error";
+			return -1;
+		}
+	}
+	if (c->c_shut_queued && !c->c_shut && ring_is_empty(&c->down)) {
+		c->c_shut = 1;
+		progress = 1;
+	}
+	return progress;
+}
+
 /* One pass over every direction. Returns progress (0/1) or -1 to close. */
 static int
 pump_once(struct conn *c)
 {
 	int p, progress = 0;
 
-	if ((p = pump_client_read(c)) < 0)
+	if ((p = pump_client_read(c)) < 0 ||
+	    (c->ssl == NULL && rec_control(c) < 0))
 		return -1;
 	progress |= p;
 	if (c->state == CS_CONNECTING && !ring_is_empty(&c->up)) {
@@ -720,7 +1048,8 @@ conn_new(int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (bio = sockbio_new(&c->sk, fd)) == NULL ||
-	    (c->ssl = tls_session_new(ctx, bio)) == NULL) {
+	    (c->ssl = tls_session_new(ctx, bio, own_records ? &c->rec :
+	    NULL)) == NULL) {
 		log_warn("out of memory: dropping a connection");
 		free(c);
 		close(fd);
@@ -731,6 +1060,7 @@ conn_new(int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
 	c->started = ev_now(EV_DEFAULT);
 	c->bfd = -1;
 	c->c_can_r = c->c_can_w = 1;
+	c->no_detach = !own_records;
 	c->state = cfg->proxy_proxy ? CS_PROXYHDR : CS_HANDSHAKE;
 	ring_init(&c->up, RING_SLOTS);
 	ring_init(&c->down, RING_SLOTS);
@@ -895,10 +1225,16 @@ worker_run(const struct setup *s, int parent_fd)
 	name_backend();
 	if (worker_drop_privileges() == -1)
 		_exit(2);
-	if (ring_pool_init(&pool, SLOT_SIZE, 64, 256) == -1) {
+	if (ring_pool_init(&pool, POOL_SLOT, 64, 256) == -1 ||
+	    ring_pool_init(&rxpool, RX_SIZE, 4, 16) == -1) {
 		log_err("out of memory");
 		_exit(2);
 	}
+	own_records = strcmp(cfg->record_layer, "stud") == 0 &&
+	    rec_init() == 0;
+	if (!own_records && strcmp(cfg->record_layer, "stud") == 0)
+		log_info("worker %d: OpenSSL lacks what stud's record layer "
+		    "needs; OpenSSL keeps sealing records", (int)getpid());
 	loop = ev_default_loop(EVFLAG_AUTO);
 	if ((listeners = calloc(s->nfronts, sizeof(*listeners))) == NULL) {
 		log_err("out of memory");

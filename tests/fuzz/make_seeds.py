@@ -172,3 +172,17 @@ put("shsync", "genuine-flip", b"\x03\x0f\x00\x00\x10\x01" + b"I" * 16
 put("shsync", "genuine-cut", b"\x03\x1f\x10\x00\x20\x00" + b"I" * 32
     + b"S" * 100)
 put("shsync", "genuine-stale", b"\x03\x00\x90\x00\x05\x01" + b"I" + b"S" * 3)
+
+# --- record: byte 0 AEAD and version, then ops (see fuzz_record.c) ----------
+def seal(n, typ, fill=b"d"):
+    return bytes([0, n >> 8, n & 0xff, typ]) + (fill * n)[:n]
+
+
+for sel, name in ((0, "tls12-aes128"), (1, "tls12-aes256"), (2, "tls12-chacha"),
+                  (4, "tls13-aes128"), (13, "tls13-aes256-sha384"),
+                  (6, "tls13-chacha")):
+    put("record", name, bytes([sel]) + seal(5, 23) + seal(2, 21, b"\x01\x00")
+        + seal(5, 22, b"\x18\x00\x00\x01\x01") + b"\x03" + seal(300, 23)
+        + b"\x01\x08" + b"\x17\x03\x03\x00\x1c" + b"\x00" * 27
+        + b"\x02\x05\x18\x00\x00\x01\x00" + seal(3, 20) + seal(4, 0))
+put("record", "tls13-full-record", bytes([4]) + seal(16384, 23))

@@ -97,12 +97,22 @@ def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
-def vmrss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
+def _proc_kib(pid, name, key):
+    """The KiB of key ("VmRSS:") in /proc/PID/name."""
+    with open("/proc/%d/%s" % (pid, name)) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(key):
                 return int(line.split()[1])
-    raise RuntimeError("no VmRSS for pid %d" % pid)
+    raise RuntimeError("no %s for pid %d" % (key, pid))
+
+
+def vmrss_kib(pid):
+    return _proc_kib(pid, "status", "VmRSS:")
+
+
+def pss_kib(pid):
+    """Proportional set size: shared pages split among their users."""
+    return _proc_kib(pid, "smaps_rollup", "Pss:")
 
 
 def listening_ports(pid):
