@@ -24,6 +24,7 @@
 #   BENCH_RESULTS=tests/bench/results.md   where the markdown table goes
 #   BENCH_KEEP=1            keep the work directory (configs, logs)
 #   STUD_BIN, STUD_SHARED_BIN, BENCH_BIN   binaries to use
+#   BENCH_STUD_ARGS         more stud options (e.g. --record-layer=openssl)
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -41,6 +42,7 @@ MANY_CONNS=${BENCH_MANY_CONNS:-20000}
 TERMINATORS=${BENCH_TERMINATORS:-"stud hitch haproxy nginx stunnel floor"}
 SCENARIOS=${BENCH_SCENARIOS:-"rsa13 rsa12 ec13 resume1 resume2 down up idle many"}
 RESULTS_MD=${BENCH_RESULTS:-$HERE/results.md}
+STUD_ARGS=${BENCH_STUD_ARGS:-}
 PEERS="hitch haproxy nginx stunnel"
 CLK_TCK=$(getconf CLK_TCK)
 LOG_LOADGEN="-q"
@@ -224,12 +226,15 @@ start_term() {
 	mkdir -p "$dir"
 	case $name in
 	stud)
+		# shellcheck disable=SC2086
 		taskset -c 0 "$STUD" -q -n "$workers" -f "127.0.0.1,$port" \
-		    -b "127.0.0.1,$bport" "$WORK/$cert.pem" >"$dir/log" 2>&1 &
+		    -b "127.0.0.1,$bport" $STUD_ARGS "$WORK/$cert.pem" \
+		    >"$dir/log" 2>&1 &
 		;;
 	stud-shared)
+		# shellcheck disable=SC2086
 		taskset -c 0 "$STUD_SHARED" -q -n "$workers" -C 20000 \
-		    -f "127.0.0.1,$port" -b "127.0.0.1,$bport" \
+		    -f "127.0.0.1,$port" -b "127.0.0.1,$bport" $STUD_ARGS \
 		    "$WORK/$cert.pem" >"$dir/log" 2>&1 &
 		;;
 	floor)
