@@ -12,8 +12,8 @@
 # processes (/proc/PID/smaps_rollup) with and without the held connections.
 #
 # Environment (all optional):
-#   BENCH_SECS=4            duration of each handshake run
-#   BENCH_HS_REPS=3         handshake runs per scenario; the median is reported
+#   BENCH_SECS=3            duration of each handshake run
+#   BENCH_HS_REPS=5         handshake runs per scenario; the median is reported
 #   BENCH_CONNS=64          concurrent connections in the handshake scenarios
 #   BENCH_BULK_MIB=512      size of the download and of the upload
 #   BENCH_BULK_REPS=5       transfers each way; the median is reported
@@ -32,8 +32,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 BIN=${BENCH_BIN:-$ROOT/build/bench}
 STUD=${STUD_BIN:-$ROOT/build/default/stud}
 STUD_SHARED=${STUD_SHARED_BIN:-$ROOT/build/shared/stud}
-SECS=${BENCH_SECS:-4}
-HS_REPS=${BENCH_HS_REPS:-3}
+SECS=${BENCH_SECS:-3}
+HS_REPS=${BENCH_HS_REPS:-5}
 CONC=${BENCH_CONNS:-64}
 BULK_MIB=${BENCH_BULK_MIB:-512}
 BULK_REPS=${BENCH_BULK_REPS:-5}
