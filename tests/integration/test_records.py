@@ -1,7 +1,7 @@
 """stud's own record layer (--record-layer=stud, the default) against real
 clients: every AEAD suite of TLS 1.2 and 1.3 carries data both ways intact
-(and so does --record-layer=openssl); TLS 1.3 KeyUpdate both ways with
-openssl s_client; a tampered, oversized or unknown record gets its alert
+(and so does --record-layer=openssl), with Python's ssl and with GnuTLS;
+TLS 1.3 KeyUpdate both ways with openssl s_client and gnutls-cli; a tampered, oversized or unknown record gets its alert
 and the close of that connection only; an idle connection keeps no OpenSSL
 state, which its memory shows.
 
@@ -9,6 +9,7 @@ Run:  /usr/bin/python3 -m pytest -q -p no:cacheprovider \
           tests/integration/test_records.py
 """
 
+import hashlib
 import os
 import select
 import socket
@@ -125,6 +126,50 @@ def test_key_update_both_ways(start_stud, backend):
     assert got == 1, "stud must answer K with one KeyUpdate, and k with " \
         "none:\n" + out[-3000:]
     assert "after-plain-update" in out
+
+
+GNUTLS = [
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305",
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM",
+    "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM",
+]
+
+
+def _gnutls(port, data, tmp_path, *extra):
+    """gnutls-cli sending data (then close_notify) and printing what comes
+    back until stud's close_notify; its messages go to a log file."""
+    log = tmp_path / "gnutls.log"
+    r = subprocess.run(["gnutls-cli", "--insecure", "--logfile=%s" % log]
+                       + list(extra) + ["-p", str(port), "127.0.0.1"],
+                       input=data, capture_output=True, timeout=60)
+    return r, log.read_text(errors="replace")
+
+
+@pytest.mark.parametrize("prio", GNUTLS, ids=["1.3-chacha", "1.3-aes128",
+                                              "1.2-aes256"])
+def test_gnutls_client_both_ways(start_stud, backend, tmp_path, prio):
+    """Another TLS implementation, GnuTLS, against stud's record layer:
+    3 MiB up (hashed by the backend), 3 MiB down."""
+    data, digest = source_data(3 << 20, seed=11)
+    s = start_stud(backend("sink").port)
+    r, log = _gnutls(s.port, data, tmp_path, "--priority", prio)
+    assert r.stdout.strip() == digest.encode(), log[-2000:]
+    assert "Peer has closed the GnuTLS connection" in log
+    src = backend("source", size=3 << 20)
+    s2 = start_stud(src.port)
+    r, log = _gnutls(s2.port, b"", tmp_path, "--priority", prio)
+    assert hashlib.sha256(r.stdout).hexdigest() == src.digest, log[-2000:]
+
+
+def test_gnutls_key_update(start_stud, backend, tmp_path):
+    """GnuTLS's ^rekey^ (asks for ours) and ^rekey1^ (its own only) between
+    lines echoed back."""
+    s = start_stud(backend("echo").port)
+    steps = b"line-a\n^rekey^\nline-b\n^rekey1^\nline-c\n"
+    r, log = _gnutls(s.port, steps, tmp_path, "--inline-commands",
+                     "--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.3")
+    assert r.stdout == b"line-a\nline-b\nline-c\n", log[-2000:]
+    assert log.count("Rekey was completed") == 2, log[-2000:]
 
 
 class _Raw(BioClient):
