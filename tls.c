@@ -54,6 +54,9 @@ static struct ticket_key	 random_key;	/* without a key file; made
 						 * once, kept across reloads */
 static int			 random_key_made;
 static int			 tickets_index = -1;
+static int			 engine_ciphers;	/* a legacy -e engine
+						 * serves OpenSSL's ciphers:
+						 * records stay with it */
 static EVP_CIPHER		*ticket_cipher;
 
 #ifdef USE_SHARED_CACHE
@@ -429,6 +432,7 @@ tls_load_engine(const char *name, char *errbuf, size_t errlen)
 	if ((e = ENGINE_by_id(name)) != NULL) {
 		if (ENGINE_init(e) == 1 &&
 		    ENGINE_set_default(e, ENGINE_METHOD_ALL) == 1) {
+			engine_ciphers = ENGINE_get_ciphers(e) != NULL;
 			ENGINE_free(e);
 			return 0;
 		}
@@ -799,7 +803,8 @@ tls_detach(SSL *ssl, struct rec_state *rs)
 	unsigned both = W_FIN_SENT | W_FIN_RCVD;
 	int aead, sha384, r;
 
-	if ((rs->watch & both) != both || (rs->watch & W_KEYS_MOVED) ||
+	if (engine_ciphers || (rs->watch & both) != both ||
+	    (rs->watch & W_KEYS_MOVED) ||
 	    ci == NULL || sess == NULL ||
 	    (aead = detach_suite(ci, &sha384)) < 0 ||
 	    SSL_SESSION_get_max_fragment_length(sess) !=

@@ -50,7 +50,8 @@ SSL	*tls_session_new(SSL_CTX *ctx, BIO *bio, struct rec_state *rs);
  * rs (record.c). Returns 1 when rs holds the keys (free the SSL), 0 while
  * OpenSSL still holds client bytes to be read through it first, or -1 if
  * the connection keeps OpenSSL's record layer (not an AEAD suite of TLS
- * 1.2 or 1.3, keys already updated, a maximum fragment length). The caller
+ * 1.2 or 1.3, keys already updated, a maximum fragment length, a legacy
+ * engine serving the ciphers). The caller
  * must have no SSL_write or SSL_shutdown unfinished. */
 int	tls_detach(SSL *ssl, struct rec_state *rs);
 
