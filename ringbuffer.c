@@ -153,19 +153,6 @@ ring_write_iov(struct ring *r, struct ring_pool *p, struct iovec *iov,
 	return r->reserved;
 }
 
-void
-ring_write_commit_iov(struct ring *r, struct ring_pool *p, size_t n)
-{
-	size_t len;
-
-	while (n > 0 && r->reserved > 0) {
-		len = n < p->slot_size ? n : p->slot_size;
-		ring_write_commit(r, len);
-		n -= len;
-	}
-	ring_write_cancel(r, p);
-}
-
 char *
 ring_read_ptr(const struct ring *r, size_t *len)
 {

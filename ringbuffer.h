@@ -62,14 +62,11 @@ void	ring_write_cancel(struct ring *r, struct ring_pool *p);
 
 /* Reserve up to max free slots at the tail for one scattered read, and
  * describe them in iov (p->slot_size bytes each). Returns how many (0 when
- * the ring is full or no memory is left); they stay reserved until
- * ring_write_commit_iov() or ring_write_cancel(). */
+ * the ring is full or no memory is left); they stay reserved, to be
+ * appended one by one with ring_write_commit() (in order) and the rest
+ * given back with ring_write_cancel(). */
 size_t	ring_write_iov(struct ring *r, struct ring_pool *p, struct iovec *iov,
 	    size_t max);
-
-/* Append the reserved slots that n bytes read into them fill, in order;
- * give the others back to the pool. */
-void	ring_write_commit_iov(struct ring *r, struct ring_pool *p, size_t n);
 
 /* Return the oldest unread bytes (one slot's worth) and their count in *len,
  * or NULL with *len = 0 when the ring is empty. */

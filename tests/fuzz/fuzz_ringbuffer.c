@@ -162,7 +162,10 @@ write_iov(struct ring *r, struct model *m, struct ring_pool *p,
 	for (i = 0; i < n; i += slot_size)
 		m->len[m->count++] = n - i < slot_size ? n - i : slot_size;
 	m->reserved = 0;
-	ring_write_commit_iov(r, p, n);
+	/* the slots filled, in order, as worker.c appends them; the rest back */
+	for (i = 0; i < n; i += slot_size)
+		ring_write_commit(r, n - i < slot_size ? n - i : slot_size);
+	ring_write_cancel(r, p);
 }
 
 /* Scattered read of up to 1 + a % 8 slots, compared with the model. */
