@@ -1,5 +1,5 @@
-/* config_common.h - shared by the configuration fuzzers: CHECK() and the
- * print / re-read round-trip check. */
+/* config_common.h - shared by the configuration fuzzers: the print /
+ * re-read round-trip check (CHECK() comes from fuzz.h). */
 #ifndef FUZZ_CONFIG_COMMON_H
 #define FUZZ_CONFIG_COMMON_H
 
@@ -13,9 +13,7 @@
 #include <unistd.h>
 
 #include "configuration.h"
-
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: check failed: %s\n", \
-	__FILE__, __LINE__, #c); abort(); } } while (0)
+#include "fuzz.h"
 
 /* Print cfg into a string (malloc'd, NUL-terminated). */
 static char *

@@ -21,13 +21,9 @@
 #include <string.h>
 
 #include "ebtree/ebtree.h"
-
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: check failed: %s\n", \
-	__FILE__, __LINE__, #c); abort(); } } while (0)
+#include "fuzz.h"
 
 #define NNODES	32
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct ebmb_node *node[NNODES];
 static int in_tree[NNODES];

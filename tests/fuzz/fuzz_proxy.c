@@ -29,11 +29,7 @@
 #include <string.h>
 
 #include "proxy.h"
-
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: check failed: %s\n", \
-	__FILE__, __LINE__, #c); abort(); } } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* proxy_parse() on an exact-size heap copy of buf[0..len). */
 static long

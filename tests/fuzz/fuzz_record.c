@@ -18,22 +18,7 @@
 #include <string.h>
 
 #include "record.h"
-
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: check failed: %s\n", \
-	__FILE__, __LINE__, #c); abort(); } } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static unsigned char *
-dup_exact(const uint8_t *p, size_t n)
-{
-	unsigned char *d = malloc(n ? n : 1);
-
-	CHECK(d != NULL);
-	if (n)
-		memcpy(d, p, n);
-	return d;
-}
+#include "fuzz.h"
 
 static void
 make_pair(struct rec_state *a, struct rec_state *b, unsigned sel)

@@ -24,14 +24,10 @@
 #include <string.h>
 
 #include "ringbuffer.h"
-
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: check failed: %s\n", \
-	__FILE__, __LINE__, #c); abort(); } } while (0)
+#include "fuzz.h"
 
 #define NRINGS	3
 #define MAXSLOT	64
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct model {
 	unsigned	 cap;			/* clamped capacity */

@@ -23,13 +23,9 @@
 #include <string.h>
 
 #include "shsync.h"
-
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: check failed: %s\n", \
-	__FILE__, __LINE__, #c); abort(); } } while (0)
+#include "fuzz.h"
 
 #define NOW	1700000000000ULL	/* ms since the epoch */
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const unsigned char secret[] = "fuzzing secret, 32 bytes long!!";
 
@@ -38,17 +34,6 @@ total(const struct shsync_stats *st)
 {
 	return st->accepted + st->malformed + st->truncated + st->forged +
 	    st->stale + st->replayed + st->full + st->toobig + st->crypto;
-}
-
-static unsigned char *
-dup_exact(const void *p, size_t n)
-{
-	unsigned char *c = malloc(n ? n : 1);
-
-	CHECK(c != NULL);
-	if (n)
-		memcpy(c, p, n);
-	return c;
 }
 
 struct out {
