@@ -376,6 +376,17 @@ rec_seal(struct rec_state *rs, unsigned type, unsigned char *rec, size_t len)
 }
 
 long
+rec_seal_alert(struct rec_state *rs, unsigned char *rec, unsigned level,
+    unsigned desc)
+{
+	size_t hl = rec_head_len(rs);
+
+	rec[hl] = (unsigned char)level;
+	rec[hl + 1] = (unsigned char)desc;
+	return rec_seal(rs, REC_ALERT, rec, 2);
+}
+
+long
 rec_seal_key_update(struct rec_state *rs, unsigned char *rec)
 {
 	static const unsigned char ku[5] = { HS_KEY_UPDATE, 0, 0, 1, 0 };

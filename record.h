@@ -100,6 +100,12 @@ rec_head_len(const struct rec_state *rs)
 long	rec_seal(struct rec_state *rs, unsigned type, unsigned char *rec,
 	    size_t len);
 
+/* Seal an alert (level 1 warning, 2 fatal; description desc) at rec, with
+ * room for REC_HEAD_MAX + 2 + REC_TAIL_MAX bytes. Returns the record's
+ * length, or -1. */
+long	rec_seal_alert(struct rec_state *rs, unsigned char *rec,
+	    unsigned level, unsigned desc);
+
 /* Seal a KeyUpdate (not asking the peer for one) at rec, with room for
  * 5 + 5 + REC_TAIL_MAX bytes, then move to the next write keys. Returns
  * the record's length, or -1. */

@@ -663,18 +663,6 @@ watch_msg_cb(int write_p, int version, int content_type, const void *buf,
 	}
 }
 
-static int
-hex_nibble(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* The TLS 1.3 application traffic secrets, as OpenSSL reports them in
  * key log lines: LABEL CLIENT_RANDOM SECRET (hex). */
 static void
@@ -684,14 +672,10 @@ watch_keylog_cb(const SSL *ssl, const char *line)
 	unsigned char *dst;
 	const char *hex;
 	unsigned bit;
-	size_t n, i;
-	int hi, lo;
+	size_t n;
 
 	if (rs == NULL)
 		return;
-	if (strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0 ||
-	    strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0)
-		SSL_CTX_set_keylog_callback(SSL_get_SSL_CTX(ssl), NULL);
 	if (strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0) {
 		dst = rs->rd.secret;
 		bit = W_CLIENT_SECRET;
@@ -700,16 +684,12 @@ watch_keylog_cb(const SSL *ssl, const char *line)
 		bit = W_SERVER_SECRET;
 	} else
 		return;
-	if ((hex = strchr(line + 24, ' ')) == NULL)
+	SSL_CTX_set_keylog_callback(SSL_get_SSL_CTX(ssl), NULL);
+	if ((hex = strchr(line + 24, ' ')) == NULL ||
+	    OPENSSL_hexstr2buf_ex(dst, 48, &n, hex + 1, '\0') != 1 ||
+	    (n != 32 && n != 48)) {
+		ERR_clear_error();
 		return;
-	n = strlen(++hex) / 2;
-	if (n != 32 && n != 48)
-		return;
-	for (i = 0; i < n; i++) {
-		if ((hi = hex_nibble(hex[2 * i])) < 0 ||
-		    (lo = hex_nibble(hex[2 * i + 1])) < 0)
-			return;
-		dst[i] = (unsigned char)(hi << 4 | lo);
 	}
 	rs->watch |= bit | (n == 48 ? W_SECRET48 : 0);
 }

@@ -684,15 +684,12 @@ static int
 rec_fail(struct conn *c, int alert)
 {
 	unsigned char rec[REC_HEAD_MAX + 2 + REC_TAIL_MAX];
-	size_t hl = rec_head_len(&c->rec);
 	long n;
 
 	c->why = alert == ALERT_SILENT ? "client alert" : "bad client record";
 	if (alert == ALERT_SILENT || !ring_is_empty(&c->down) || c->c_shut)
 		return -1;
-	rec[hl] = 2;		/* fatal */
-	rec[hl + 1] = (unsigned char)alert;
-	if ((n = rec_seal(&c->rec, REC_ALERT, rec, 2)) > 0)
+	if ((n = rec_seal_alert(&c->rec, rec, 2, (unsigned)alert)) > 0)
 		(void)send(c->sk.fd, rec, (size_t)n, MSG_NOSIGNAL |
 		    MSG_DONTWAIT);
 	return -1;
@@ -822,36 +819,44 @@ rec_client_read(struct conn *c)
 	return progress;
 }
 
+/* Queue one control record in a free down slot: our KeyUpdate, or a
+ * warning alert desc. Returns 1 when queued, 0 when the ring has no room,
+ * -1 on error. */
+static int
+down_control(struct conn *c, int key_update, unsigned desc)
+{
+	unsigned char *p = (unsigned char *)ring_write_ptr(&c->down, &pool);
+	long n;
+
+	if (p == NULL)
+		return 0;
+	n = key_update ? rec_seal_key_update(&c->rec, p) :
+	    rec_seal_alert(&c->rec, p, 1, desc);
+	if (n < 0) {
+		ring_write_cancel(&c->down, &pool);
+		c->why = "cannot seal a record";
+		return -1;
+	}
+	ring_write_commit(&c->down, (size_t)n);
+	return 1;
+}
+
 /* Seal what must go before the next application data record: a KeyUpdate
  * (the client asked, or our key is worn), a refused renegotiation's
  * warning. Returns 0, or -1 on error; what the ring has no room for waits. */
 static int
 rec_control(struct conn *c)
 {
-	size_t hl = rec_head_len(&c->rec);
-	unsigned char *p;
-	long n;
+	int r;
 
 	c->ku_due |= rec_wants_key_update(&c->rec);
 	while (c->ku_due || c->noreneg_due) {
-		if ((p = (unsigned char *)ring_write_ptr(&c->down, &pool)) ==
-		    NULL)
-			return 0;
-		if (c->ku_due) {
-			n = rec_seal_key_update(&c->rec, p);
+		if ((r = down_control(c, c->ku_due, REC_NO_RENEGOTIATION)) <= 0)
+			return r;
+		if (c->ku_due)
 			c->ku_due = 0;
-		} else {
-			p[hl] = 1;	/* warning */
-			p[hl + 1] = REC_NO_RENEGOTIATION;
-			n = rec_seal(&c->rec, REC_ALERT, p, 2);
+		else
 			c->noreneg_due = 0;
-		}
-		if (n < 0) {
-			ring_write_cancel(&c->down, &pool);
-			c->why = "cannot seal a record";
-			return -1;
-		}
-		ring_write_commit(&c->down, (size_t)n);
 	}
 	return 0;
 }
@@ -861,23 +866,13 @@ rec_control(struct conn *c)
 static int
 rec_client_shutdown(struct conn *c)
 {
-	size_t hl = rec_head_len(&c->rec);
-	unsigned char *p;
-	long n;
+	int r;
 
 	if (c->c_shut_queued || !c->b_eof || c->ku_due ||
-	    (p = (unsigned char *)ring_write_ptr(&c->down, &pool)) == NULL)
+	    (r = down_control(c, 0, REC_CLOSE_NOTIFY)) == 0)
 		return 0;
-	p[hl] = 1;
-	p[hl + 1] = REC_CLOSE_NOTIFY;
-	if ((n = rec_seal(&c->rec, REC_ALERT, p, 2)) < 0) {
-		ring_write_cancel(&c->down, &pool);
-		c->why = "cannot seal a record";
-		return -1;
-	}
-	ring_write_commit(&c->down, (size_t)n);
-	c->c_shut_queued = 1;
-	return 1;
+	c->c_shut_queued = r > 0;
+	return r;
 }
 
 /* Send the sealed records, every slot in one call; close_notify counts as
@@ -1230,9 +1225,8 @@ worker_run(const struct setup *s, int parent_fd)
 		log_err("out of memory");
 		_exit(2);
 	}
-	own_records = strcmp(cfg->record_layer, "stud") == 0 &&
-	    rec_init() == 0;
-	if (!own_records && strcmp(cfg->record_layer, "stud") == 0)
+	if (strcmp(cfg->record_layer, "stud") == 0 &&
+	    !(own_records = rec_init() == 0))
 		log_info("worker %d: OpenSSL lacks what stud's record layer "
 		    "needs; OpenSSL keeps sealing records", (int)getpid());
 	loop = ev_default_loop(EVFLAG_AUTO);

@@ -261,9 +261,14 @@ test_suites(void)
 		CHECK(server_reads(&l, got, sizeof(got), &flags) == 0);
 		CHECK(flags == 0x100);
 		/* ours: the client sees a clean end */
-		got[0] = 1;
-		got[1] = REC_CLOSE_NOTIFY;
-		CHECK(server_writes(&l, REC_ALERT, got, 2) == 0);
+		{
+			unsigned char rec[REC_HEAD_MAX + 2 + REC_TAIL_MAX];
+			long n = rec_seal_alert(&l.rs, rec, 1,
+			    REC_CLOSE_NOTIFY);
+
+			CHECK(n > 0);
+			BIO_write(l.c_in, rec, (int)n);
+		}
 		CHECK(SSL_read(l.client, got, 1) == 0);
 		CHECK(SSL_get_error(l.client, 0) == SSL_ERROR_ZERO_RETURN);
 		link_close(&l);
