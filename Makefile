@@ -26,8 +26,8 @@ ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(DEFS) \
 LDLIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lev -lssl -lcrypto)
 
 SHCTX_SRCS := shctx.c ebtree/ebtree.c ebtree/ebmbtree.c
-SRCS      := stud.c worker.c configuration.c ringbuffer.c sockbio.c tls.c record.c certs.c log.c \
-	     proxy.c daemon.c
+SRCS      := stud.c worker.c configuration.c ringbuffer.c sockbio.c tls.c record.c \
+	     aesgcm.c certs.c log.c proxy.c daemon.c
 ifeq ($(USE_SHARED_CACHE),1)
 VARIANT   ?= shared
 DEFS      += -DUSE_SHARED_CACHE -pthread
@@ -92,7 +92,8 @@ run: deps-run
 
 # --- tests ------------------------------------------------------------
 UNIT_TESTS := build/tests/test_ringbuffer build/tests/test_ebtree build/tests/test_proxy \
-	      build/tests/test_shctx build/tests/test_shsync build/tests/test_record
+	      build/tests/test_shctx build/tests/test_shsync build/tests/test_record \
+	      build/tests/test_aesgcm
 UNIT_CFLAGS = -std=c11 $(WARN) -O1 -g -fsanitize=address,undefined \
 	      -fno-sanitize-recover=all -I.
 EBTREE_SRCS := ebtree/ebtree.c ebtree/ebmbtree.c
@@ -113,10 +114,14 @@ build/tests/test_shsync: tests/unit/test_shsync.c shsync.c shsync.h tests/unit/u
 	@mkdir -p build/tests
 	$(CC) $(UNIT_CFLAGS) -o $@ $< shsync.c -lcrypto
 
-RECORD_TEST_SRCS := record.c tls.c configuration.c
-build/tests/test_record: tests/unit/test_record.c $(RECORD_TEST_SRCS) record.h tls.h configuration.h tests/unit/unit.h
+RECORD_TEST_SRCS := record.c aesgcm.c tls.c configuration.c
+build/tests/test_record: tests/unit/test_record.c $(RECORD_TEST_SRCS) record.h aesgcm.h tls.h configuration.h tests/unit/unit.h
 	@mkdir -p build/tests
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(RECORD_TEST_SRCS) $(LDLIBS)
+
+build/tests/test_aesgcm: tests/unit/test_aesgcm.c aesgcm.c aesgcm.h tests/unit/unit.h
+	@mkdir -p build/tests
+	$(CC) $(UNIT_CFLAGS) -o $@ $< aesgcm.c $(LDLIBS)
 
 build/tests/test_proxy: tests/unit/test_proxy.c proxy.c proxy.h tests/unit/unit.h
 	@mkdir -p build/tests

@@ -1,12 +1,14 @@
 /* record.c - stud's TLS record layer after the handshake: key derivation
  * (TLS 1.2 PRF, TLS 1.3 HKDF-Expand-Label), sealing and opening AEAD
- * records, TLS 1.3 KeyUpdate. Crypto primitives are OpenSSL's (EVP). */
+ * records, TLS 1.3 KeyUpdate. Crypto primitives are OpenSSL's (EVP), but
+ * for AES-GCM on CPUs that aesgcm.c serves. */
 #include <string.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "aesgcm.h"
 #include "record.h"
 
 #define TAG_LEN		16
@@ -25,6 +27,10 @@ static EVP_CIPHER	*cipher[NAEAD];
 static EVP_CIPHER_CTX	*cctx[NAEAD][2];
 static uint64_t		 cctx_kid[NAEAD][2];
 static uint64_t		 next_kid = 1;
+/* With aesgcm.c, one expanded AES-GCM key per direction, the same way. */
+static int		 own_gcm;
+static struct aesgcm_key gkey[2];
+static uint64_t		 gkey_kid[2];
 static EVP_MD		*md_alg[2];	/* SHA-256, SHA-384 */
 static EVP_MD_CTX	*mdctx;
 
@@ -35,6 +41,7 @@ rec_init(void)
 
 	if (mdctx != NULL)
 		return 0;
+	own_gcm = aesgcm_available();
 	if ((mdctx = EVP_MD_CTX_new()) == NULL ||
 	    (md_alg[0] = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
 	    (md_alg[1] = EVP_MD_fetch(NULL, "SHA384", NULL)) == NULL) {
@@ -76,6 +83,17 @@ rec_cleanup(void)
 	md_alg[0] = md_alg[1] = NULL;
 	EVP_MD_CTX_free(mdctx);
 	mdctx = NULL;
+	aesgcm_wipe(&gkey[0]);
+	aesgcm_wipe(&gkey[1]);
+	gkey_kid[0] = gkey_kid[1] = 0;
+}
+
+int
+rec_use_aesgcm(int on)
+{
+	gkey_kid[0] = gkey_kid[1] = 0;
+	own_gcm = on && aesgcm_available();
+	return own_gcm;
 }
 
 /* ---------------------------------------------------------------------
@@ -319,15 +337,31 @@ aad12(unsigned char aad[13], uint64_t seq, unsigned type, size_t len)
 	aad[12] = (unsigned char)len;
 }
 
-/* One AEAD pass in place or from in to out; enc: tag written, else checked. */
+/* One AEAD pass of direction d in place or from in to out; enc: tag
+ * written, else checked. */
 static int
-aead_run(EVP_CIPHER_CTX *c, int enc, const unsigned char *nonce,
-    const unsigned char *aad, size_t aadlen, const unsigned char *in,
-    unsigned char *out, size_t len, unsigned char *tag)
+dir_aead(const struct rec_state *rs, const struct rec_dir *d, int enc,
+    const unsigned char *nonce, const unsigned char *aad, size_t aadlen,
+    const unsigned char *in, unsigned char *out, size_t len,
+    unsigned char *tag)
 {
+	EVP_CIPHER_CTX *c;
 	int outl;
 
-	if (EVP_CipherInit_ex2(c, NULL, NULL, nonce, enc, NULL) != 1 ||
+	if (own_gcm && rs->aead != REC_CHACHA20_POLY1305) {
+		if (gkey_kid[enc] != d->kid) {
+			gkey_kid[enc] = 0;
+			if (aesgcm_set_key(&gkey[enc], d->key,
+			    aead_keylen[rs->aead]) == -1)
+				return -1;
+			gkey_kid[enc] = d->kid;
+		}
+		return enc ? aesgcm_seal(&gkey[1], nonce, aad, aadlen, in, out,
+		    len, tag) : aesgcm_open(&gkey[0], nonce, aad, aadlen, in,
+		    out, len, tag);
+	}
+	if ((c = dir_ctx(rs, d, enc)) == NULL ||
+	    EVP_CipherInit_ex2(c, NULL, NULL, nonce, enc, NULL) != 1 ||
 	    EVP_CipherUpdate(c, NULL, &outl, aad, (int)aadlen) != 1 ||
 	    (len > 0 && EVP_CipherUpdate(c, out, &outl, in, (int)len) != 1))
 		return -1;
@@ -348,11 +382,9 @@ rec_seal(struct rec_state *rs, unsigned type, unsigned char *rec, size_t len)
 	struct rec_dir *d = &rs->wr;
 	size_t head = rec_head_len(rs), body;
 	unsigned char nonce[12], aad[13], *p = rec + head;
-	EVP_CIPHER_CTX *c;
 	int tls13 = rs->version == REC_TLS13;
 
-	if (len > REC_PLAIN_MAX || d->seq == UINT64_MAX ||
-	    (c = dir_ctx(rs, d, 1)) == NULL)
+	if (len > REC_PLAIN_MAX || d->seq == UINT64_MAX)
 		return -1;
 	if (tls13) {
 		p[len++] = (unsigned char)type;	/* the inner content type */
@@ -368,7 +400,7 @@ rec_seal(struct rec_state *rs, unsigned type, unsigned char *rec, size_t len)
 	dir_nonce(d, nonce);
 	if (head == 13)
 		memcpy(rec + 5, nonce + 4, 8);	/* explicit nonce: seq */
-	if (aead_run(c, 1, nonce, tls13 ? rec : aad, tls13 ? 5 : 13, p, p,
+	if (dir_aead(rs, d, 1, nonce, tls13 ? rec : aad, tls13 ? 5 : 13, p, p,
 	    len, p + len) == -1)
 		return -1;
 	d->seq++;
@@ -425,7 +457,6 @@ rec_open(struct rec_state *rs, const unsigned char *rec, size_t reclen,
 	struct rec_dir *d = &rs->rd;
 	size_t expl = rec_head_len(rs) - 5, len;
 	unsigned char nonce[12], aad[13];
-	EVP_CIPHER_CTX *c;
 	int tls13 = rs->version == REC_TLS13;
 
 	/* after the handshake every TLS 1.3 record is protected, and a
@@ -438,14 +469,14 @@ rec_open(struct rec_state *rs, const unsigned char *rec, size_t reclen,
 	len = reclen - 5 - expl - TAG_LEN;
 	if (len > REC_PLAIN_MAX + (size_t)tls13)
 		return -REC_RECORD_OVERFLOW;
-	if (d->seq == UINT64_MAX || (c = dir_ctx(rs, d, 0)) == NULL)
+	if (d->seq == UINT64_MAX)
 		return -REC_INTERNAL_ERROR;
 	dir_nonce(d, nonce);
 	if (expl)
 		memcpy(nonce + 4, rec + 5, 8);	/* the sender's explicit nonce */
 	if (!tls13)
 		aad12(aad, d->seq, rec[0], len);
-	if (aead_run(c, 0, nonce, tls13 ? rec : aad, tls13 ? 5 : 13,
+	if (dir_aead(rs, d, 0, nonce, tls13 ? rec : aad, tls13 ? 5 : 13,
 	    rec + 5 + expl, out, len, (unsigned char *)rec + reclen -
 	    TAG_LEN) == -1)
 		return -REC_BAD_RECORD_MAC;

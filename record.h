@@ -72,6 +72,11 @@ int	rec_init(void);
 /* Free what rec_init() made (for leak checkers). */
 void	rec_cleanup(void);
 
+/* AES-GCM through aesgcm.c where the CPU allows (rec_init()'s choice), or
+ * through EVP (on = 0), for tests and comparisons. Returns whether
+ * aesgcm.c is now used. */
+int	rec_use_aesgcm(int on);
+
 /* TLS 1.3: derive both directions' keys from their traffic secrets. Returns
  * 0, or -1 if the AEAD is unavailable or the derivation failed. */
 int	rec_start13(struct rec_state *rs, enum rec_aead aead, int sha384);

@@ -25,13 +25,14 @@ FUZZ_CFLAGS         = -std=c11 $(WARN) -g -O1 -fno-omit-frame-pointer \
 FUZZ_OPTS          := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 
 # name, then the stud sources it links, then -max_len
-FUZZERS            := config_file config_cli proxy ebtree ringbuffer record
+FUZZERS            := config_file config_cli proxy ebtree ringbuffer record \
+		      aesgcm
 fuzz_config_file_SRCS := configuration.c
 fuzz_config_cli_SRCS  := configuration.c
 fuzz_proxy_SRCS       := proxy.c
 fuzz_ebtree_SRCS      := ebtree/ebtree.c ebtree/ebmbtree.c
 fuzz_ringbuffer_SRCS  := ringbuffer.c
-fuzz_record_SRCS      := record.c
+fuzz_record_SRCS      := record.c aesgcm.c
 fuzz_record_LIBS      := $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null || echo -lcrypto)
 fuzz_config_file_MAXLEN := 8192
 fuzz_config_cli_MAXLEN  := 1024
@@ -39,6 +40,9 @@ fuzz_proxy_MAXLEN       := 1024
 fuzz_ebtree_MAXLEN      := 4096
 fuzz_ringbuffer_MAXLEN  := 4096
 fuzz_record_MAXLEN      := 40000
+fuzz_aesgcm_SRCS      := aesgcm.c
+fuzz_aesgcm_LIBS      := $(fuzz_record_LIBS)
+fuzz_aesgcm_MAXLEN    := 17000
 # the shsync packet decoder, once it exists
 ifneq ($(wildcard shsync.h),)
 FUZZERS               += shsync

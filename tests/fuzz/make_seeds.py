@@ -186,3 +186,11 @@ for sel, name in ((0, "tls12-aes128"), (1, "tls12-aes256"), (2, "tls12-chacha"),
         + b"\x01\x08" + b"\x17\x03\x03\x00\x1c" + b"\x00" * 27
         + b"\x02\x05\x18\x00\x00\x01\x00" + seal(3, 20) + seal(4, 0))
 put("record", "tls13-full-record", bytes([4]) + seal(16384, 23))
+
+# --- aesgcm: selector, key, nonce, aad length, aad, plaintext ---------------
+for sel, aad, n in ((0, b"", 0), (1, b"", 16), (2, b"\x17\x03\x03\x40\x11", 300),
+                    (3, bytes(range(13)), 1024), (0, b"a" * 40, 255),
+                    (1, b"\x17\x03\x03\x00\x13", 16401)):
+    put("aesgcm", "k%d-aad%d-len%d" % (16 << (sel & 1), len(aad), n),
+        bytes([sel]) + bytes(range(1, 33)) + b"N" * 12 + bytes([len(aad)])
+        + aad + bytes((i * 7) & 0xff for i in range(n)))

@@ -2,7 +2,8 @@
  * (tls_detach): a real OpenSSL client handshakes with stud's server
  * context, then reads what record.c seals and writes what it opens, for
  * every AEAD suite of TLS 1.2 and 1.3, with KeyUpdate, close_notify,
- * renegotiation, tampering and malformed records. */
+ * renegotiation, tampering and malformed records; AES-GCM both through
+ * aesgcm.c and through EVP. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -538,18 +539,24 @@ int
 main(void)
 {
 	size_t i;
+	int own;
 
 	for (i = 0; i < sizeof(pattern); i++)
 		pattern[i] = (unsigned char)(i * 7 + i / 251);
 	CHECK(rec_init() == 0);
 	make_contexts();
-	test_suites();
-	test_detach_after_openssl_read();
-	test_key_update();
+	/* AES-GCM through aesgcm.c (if this CPU has it), then through EVP */
+	for (own = 1; own >= 0; own--) {
+		printf("AES-GCM through %s\n", rec_use_aesgcm(own) ?
+		    "aesgcm.c" : "EVP");
+		test_suites();
+		test_detach_after_openssl_read();
+		test_key_update();
+		test_bad_records();
+		test_inner_plaintext();
+	}
 	test_no_detach();
 	test_renegotiation();
-	test_bad_records();
-	test_inner_plaintext();
 	SSL_CTX_free(server_ctx);
 	SSL_CTX_free(client_ctx);
 	rec_cleanup();
