@@ -1,7 +1,6 @@
-/* aesgcm.c - AES-GCM on VAES and VPCLMULQDQ with AVX-512 registers, four
- * blocks to a register and sixteen to a step: the CTR keystream (AES-NI)
- * and GHASH, computed as POLYVAL (RFC 8452, appendix A). stud's only x86
- * code: elsewhere aesgcm_available() is false and EVP does the work. */
+/* aesgcm.c - AES-GCM on VAES and VPCLMULQDQ, sixteen blocks a step in four
+ * AVX-512 registers: CTR keystream and GHASH (as POLYVAL, RFC 8452 app. A).
+ * stud's only x86 code; elsewhere aesgcm_available() is false. */
 #include <stdint.h>
 #include <string.h>
 

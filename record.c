@@ -1,7 +1,6 @@
 /* record.c - stud's TLS record layer after the handshake: key derivation
  * (TLS 1.2 PRF, TLS 1.3 HKDF-Expand-Label), sealing and opening AEAD
- * records, TLS 1.3 KeyUpdate. Crypto primitives are OpenSSL's (EVP), but
- * for AES-GCM on CPUs that aesgcm.c serves. */
+ * records, TLS 1.3 KeyUpdate. Ciphers: aesgcm.c where it runs, else EVP. */
 #include <string.h>
 
 #include <openssl/core_names.h>

@@ -8,7 +8,8 @@
 # and the terminator's own CPU time per unit: the run time of all the
 # terminator's processes and threads (/proc/PID/task/*/schedstat, in ns,
 # before and after; clock ticks from /proc/PID/stat for a process that lost
-# threads meanwhile), divided by the handshakes or MiB moved. Idle memory is the PSS of all the terminator's
+# threads meanwhile), divided by the handshakes or MiB moved; and the share
+# of it spent in the kernel (stime of utime+stime). Idle memory is the PSS of all the terminator's
 # processes (/proc/PID/smaps_rollup) with and without the held connections.
 #
 # Environment (all optional):
@@ -117,19 +118,20 @@ forget() {		# drop a stopped root from STARTED
 	STARTED=("${keep[@]}")
 }
 
-# ticks FILE: utime+stime from a /proc stat file, in clock ticks
+# ticks FILE: utime+stime, then stime, from a /proc stat file, in clock ticks
 ticks() {
 	local line rest
 	local -a a
-	read -r line 2>/dev/null <"$1" || { echo 0; return; }
+	read -r line 2>/dev/null <"$1" || { echo 0 0; return; }
 	rest=${line##*) }
 	read -r -a a <<<"$rest"
-	echo $((a[11] + a[12]))
+	echo $((a[11] + a[12])) "${a[12]}"
 }
 
-# cpu_snap PID...: one line per process: "PID TICKS NS TID,TID,...", its
-# utime+stime in clock ticks (/proc/PID/stat, which keeps what exited threads
-# used) and the run time of its live threads in ns (schedstat).
+# cpu_snap PID...: one line per process: "PID TICKS STICKS NS TID,TID,...",
+# its utime+stime and its stime in clock ticks (/proc/PID/stat, which keeps
+# what exited threads used) and the run time of its live threads in ns
+# (schedstat).
 cpu_snap() {
 	local p task run rest ns tids
 	for p in "$@"; do
@@ -151,10 +153,10 @@ cpu_snap() {
 cpu_delta() {
 	local p k n tids t=0 tid ok tick=$((1000000000 / CLK_TCK))
 	local -A k0 n0 t0
-	while read -r p k n tids; do
+	while read -r p k _ n tids; do
 		[ -n "$p" ] && k0[$p]=$k n0[$p]=$n t0[$p]=$tids
 	done <<<"$1"
-	while read -r p k n tids; do
+	while read -r p k _ n tids; do
 		[ -n "$p" ] || continue
 		if [ -z "${k0[$p]:-}" ]; then	# started during the interval
 			t=$((t + n))
@@ -171,6 +173,21 @@ cpu_delta() {
 		fi
 	done <<<"$2"
 	echo "$t"
+}
+
+# sys_pct SNAP0 SNAP1: the kernel's share (stime) of the ticks between two
+# snapshots, in %
+sys_pct() {
+	local p k s n tids tk=0 ts=0
+	local -A k0 s0
+	while read -r p k s n tids; do
+		[ -n "$p" ] && k0[$p]=$k s0[$p]=$s
+	done <<<"$1"
+	while read -r p k s n tids; do
+		[ -n "$p" ] || continue
+		tk=$((tk + k - ${k0[$p]:-0})) ts=$((ts + s - ${s0[$p]:-0}))
+	done <<<"$2"
+	awk -v s="$ts" -v k="$tk" 'BEGIN {if (k > 0) printf "%.0f", 100 * s / k}'
 }
 
 # pss_kib PID...: summed PSS in KiB
@@ -436,7 +453,7 @@ run_scenario() {
 		reps=$HS_REPS LG_LIMIT=$((SECS + 60))
 	fi
 	for term in "${started[@]}"; do
-		A_units[$term]="" A_rates[$term]="" A_resumed[$term]=""
+		A_units[$term]="" A_rates[$term]="" A_resumed[$term]="" A_sys[$term]=""
 		A_errors[$term]=0 A_cpu[$term]=0 A_rs[$term]=0 A_of[$term]=0
 	done
 	for ((i = 0; i < reps; i++)); do
@@ -464,6 +481,7 @@ run_once() {
 	e=$(field errors "$out")
 	A_errors[$term]=$((A_errors[$term] + ${e:-1}))
 	A_cpu[$term]=$((A_cpu[$term] + d))
+	A_sys[$term]+=" $(sys_pct "$c0" "$c1")"
 	A_out[$term]=$out
 	if [ "$UNIT" = mib ]; then	# per MiB moved
 		n=$(awk -v b="$(field bytes "$out")" 'BEGIN {print b / 1048576}')
@@ -495,6 +513,8 @@ report_reps() {
 	# shellcheck disable=SC2086
 	R[$scen|$term|unit]=$(median $units)
 	# shellcheck disable=SC2086
+	R[$scen|$term|sys]=$(median ${A_sys[$term]})
+	# shellcheck disable=SC2086
 	R[$scen|$term|rate]=$(median ${A_rates[$term]})
 	case $scen in resume*)
 		# shellcheck disable=SC2086
@@ -502,7 +522,8 @@ report_reps() {
 		R[$scen|$term|resumed_n]=${A_rs[$term]}/${A_of[$term]} ;;
 	esac
 	say "  $(printf '%-8s %-8s' "$scen" "$term") rate=${R[$scen|$term|rate]:-?}" \
-	    "cpu/unit=${R[$scen|$term|unit]:-?}µs errors=${A_errors[$term]}" \
+	    "cpu/unit=${R[$scen|$term|unit]:-?}µs kernel=${R[$scen|$term|sys]:-?}%" \
+	    "errors=${A_errors[$term]}" \
 	    "${R[$scen|$term|resumed]:+resumed=${R[$scen|$term|resumed]}%}" \
 	    "(cpu ${R[$scen|$term|cpu_s]} s; runs:$units)"
 }
@@ -651,11 +672,13 @@ print_table() {
 			row "$scen" "handshakes/s" rate max "" ""
 			row "$scen" "CPU µs/handshake" unit min "≤ 0.85" \
 			    "ratio_le $scen unit 0.85"
+			row "$scen" "of which in the kernel, %" sys - "" ""
 			;;
 		resume1 | resume2)
 			row "$scen" "handshakes/s" rate max "" ""
 			row "$scen" "CPU µs/handshake" unit min "≤ 0.85" \
 			    "ratio_le $scen unit 0.85"
+			row "$scen" "of which in the kernel, %" sys - "" ""
 			if [ "$scen" = resume2 ]; then
 				row "$scen" "resumed % (of offered)" resumed max \
 				    "100 %" "all_resumed resume2"
@@ -667,6 +690,7 @@ print_table() {
 			row "$scen" "MiB/s" rate max "" ""
 			row "$scen" "CPU µs/MiB" unit min "≤ 0.6" \
 			    "ratio_le $scen unit 0.6"
+			row "$scen" "of which in the kernel, %" sys - "" ""
 			;;
 		idle)
 			row "$scen" "held" held - "" ""
@@ -706,7 +730,7 @@ say "stud benchmark: terminator on CPU 0, load generator and backend on CPU 1"
 say "  ${SECS}s per handshake scenario, $CONC connections; bulk $BULK_MIB MiB;" \
     "idle $IDLE_CONNS; many $MANY_CONNS; work dir $WORK"
 declare -A PORT PIDS TROOT A_units A_rates A_resumed A_errors A_cpu A_rs \
-    A_of A_out
+    A_of A_out A_sys
 for scen in $SCENARIOS; do
 	say "== $(scen_title "$scen")"
 	terms=()
@@ -730,7 +754,9 @@ T_END=$(date +%s)
 	    '/^model name/ {print $2; exit}' /proc/cpuinfo)), $(uname -r)," \
 	    "$(openssl version | cut -d' ' -f1-2). Terminator pinned to CPU 0," \
 	    "load generator and backend to CPU 1. CPU = run time (user and" \
-	    "system, schedstat) of all the terminator's processes; PSS from" \
+	    "system, schedstat) of all the terminator's processes, and the" \
+	    "kernel's share of it (stime of utime + stime, /proc/PID/stat);" \
+	    "PSS from" \
 	    "smaps_rollup. One worker unless the scenario says otherwise." \
 	    "stud ÷ best peer: lower is better for CPU and memory, higher for" \
 	    "rates. Run took $((T_END - T_BEGIN)) s."
