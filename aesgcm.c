@@ -360,7 +360,7 @@ aesgcm_set_key(struct aesgcm_key *k, const unsigned char *key, size_t keylen)
 #define BODY static inline __attribute__((always_inline)) TGT int
 
 BODY
-seal(const struct aesgcm_key *k, const unsigned char nonce[12],
+seal_body(const struct aesgcm_key *k, const unsigned char nonce[12],
     const unsigned char *aad, size_t aadlen, const unsigned char *in,
     unsigned char *out, size_t len, unsigned char tag[16], int rounds)
 {
@@ -396,7 +396,7 @@ seal(const struct aesgcm_key *k, const unsigned char nonce[12],
 }
 
 BODY
-open_(const struct aesgcm_key *k, const unsigned char nonce[12],
+open_body(const struct aesgcm_key *k, const unsigned char nonce[12],
     const unsigned char *aad, size_t aadlen, const unsigned char *in,
     unsigned char *out, size_t len, const unsigned char tag[16], int rounds)
 {
@@ -438,8 +438,8 @@ aesgcm_seal(const struct aesgcm_key *k, const unsigned char nonce[12],
     unsigned char *out, size_t len, unsigned char tag[16])
 {
 	return k->rounds == 10 ?
-	    seal(k, nonce, aad, aadlen, in, out, len, tag, 10) :
-	    seal(k, nonce, aad, aadlen, in, out, len, tag, 14);
+	    seal_body(k, nonce, aad, aadlen, in, out, len, tag, 10) :
+	    seal_body(k, nonce, aad, aadlen, in, out, len, tag, 14);
 }
 
 TGT int
@@ -448,8 +448,8 @@ aesgcm_open(const struct aesgcm_key *k, const unsigned char nonce[12],
     unsigned char *out, size_t len, const unsigned char tag[16])
 {
 	return k->rounds == 10 ?
-	    open_(k, nonce, aad, aadlen, in, out, len, tag, 10) :
-	    open_(k, nonce, aad, aadlen, in, out, len, tag, 14);
+	    open_body(k, nonce, aad, aadlen, in, out, len, tag, 10) :
+	    open_body(k, nonce, aad, aadlen, in, out, len, tag, 14);
 }
 
 #else	/* not x86-64: EVP does all the work */

@@ -337,7 +337,8 @@ aad12(unsigned char aad[13], uint64_t seq, unsigned type, size_t len)
 }
 
 /* One AEAD pass of direction d in place or from in to out; enc: tag
- * written, else checked. */
+ * written, else checked. Returns 0, -1 if the pass or the tag failed, or
+ * -2 if d's key could not be installed. */
 static int
 dir_aead(const struct rec_state *rs, const struct rec_dir *d, int enc,
     const unsigned char *nonce, const unsigned char *aad, size_t aadlen,
@@ -352,15 +353,16 @@ dir_aead(const struct rec_state *rs, const struct rec_dir *d, int enc,
 			gkey_kid[enc] = 0;
 			if (aesgcm_set_key(&gkey[enc], d->key,
 			    aead_keylen[rs->aead]) == -1)
-				return -1;
+				return -2;
 			gkey_kid[enc] = d->kid;
 		}
 		return enc ? aesgcm_seal(&gkey[1], nonce, aad, aadlen, in, out,
 		    len, tag) : aesgcm_open(&gkey[0], nonce, aad, aadlen, in,
 		    out, len, tag);
 	}
-	if ((c = dir_ctx(rs, d, enc)) == NULL ||
-	    EVP_CipherInit_ex2(c, NULL, NULL, nonce, enc, NULL) != 1 ||
+	if ((c = dir_ctx(rs, d, enc)) == NULL)
+		return -2;
+	if (EVP_CipherInit_ex2(c, NULL, NULL, nonce, enc, NULL) != 1 ||
 	    EVP_CipherUpdate(c, NULL, &outl, aad, (int)aadlen) != 1 ||
 	    (len > 0 && EVP_CipherUpdate(c, out, &outl, in, (int)len) != 1))
 		return -1;
@@ -400,7 +402,7 @@ rec_seal(struct rec_state *rs, unsigned type, unsigned char *rec, size_t len)
 	if (head == 13)
 		memcpy(rec + 5, nonce + 4, 8);	/* explicit nonce: seq */
 	if (dir_aead(rs, d, 1, nonce, tls13 ? rec : aad, tls13 ? 5 : 13, p, p,
-	    len, p + len) == -1)
+	    len, p + len) < 0)
 		return -1;
 	d->seq++;
 	return (long)(5 + body);
@@ -456,7 +458,7 @@ rec_open(struct rec_state *rs, const unsigned char *rec, size_t reclen,
 	struct rec_dir *d = &rs->rd;
 	size_t expl = rec_head_len(rs) - 5, len;
 	unsigned char nonce[12], aad[13];
-	int tls13 = rs->version == REC_TLS13;
+	int tls13 = rs->version == REC_TLS13, r;
 
 	/* after the handshake every TLS 1.3 record is protected, and a
 	 * change_cipher_spec has nothing left to change */
@@ -475,10 +477,10 @@ rec_open(struct rec_state *rs, const unsigned char *rec, size_t reclen,
 		memcpy(nonce + 4, rec + 5, 8);	/* the sender's explicit nonce */
 	if (!tls13)
 		aad12(aad, d->seq, rec[0], len);
-	if (dir_aead(rs, d, 0, nonce, tls13 ? rec : aad, tls13 ? 5 : 13,
-	    rec + 5 + expl, out, len, (unsigned char *)rec + reclen -
-	    TAG_LEN) == -1)
-		return -REC_BAD_RECORD_MAC;
+	r = dir_aead(rs, d, 0, nonce, tls13 ? rec : aad, tls13 ? 5 : 13,
+	    rec + 5 + expl, out, len, (unsigned char *)rec + reclen - TAG_LEN);
+	if (r < 0)
+		return r == -2 ? -REC_INTERNAL_ERROR : -REC_BAD_RECORD_MAC;
 	d->seq++;
 	if (!tls13) {
 		*type = rec[0];
