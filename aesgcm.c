@@ -355,57 +355,20 @@ aesgcm_set_key(struct aesgcm_key *k, const unsigned char *key, size_t keylen)
 	return set_key(k, key, keylen);
 }
 
-/* The bodies of aesgcm_seal() and aesgcm_open(), inlined once for each
- * number of rounds so that the compiler unrolls them. */
-#define BODY static inline __attribute__((always_inline)) TGT int
-
-BODY
-seal_body(const struct aesgcm_key *k, const unsigned char nonce[12],
+/* CTR over len bytes from in to out, GHASH over the ciphertext (out when
+ * enc, else in, hashed before out is written), and the tag. Inlined once
+ * for each direction and number of rounds so that the compiler drops the
+ * other direction's branches and unrolls the rounds. */
+static inline __attribute__((always_inline)) TGT __m128i
+gcm_body(const struct aesgcm_key *k, const unsigned char nonce[12],
     const unsigned char *aad, size_t aadlen, const unsigned char *in,
-    unsigned char *out, size_t len, unsigned char tag[16], int rounds)
-{
-	const __m512i sixteen = _mm512_broadcast_i32x4(_mm_set_epi32(0, 0, 0,
-	    16));
-	struct rkz z;
-	__m512i ctr, c[4];
-	__m128i j0, s;
-	size_t off;
-	int i;
-
-	rkz_load(&z, k, rounds);
-	ctr = ctr_first(nonce, &j0);
-	s = ghash(k, _mm_setzero_si128(), aad, aadlen);
-	for (off = 0; len - off >= 256; off += 256) {
-		keystream16(&z, rounds, ctr, c);
-		ctr = _mm512_add_epi32(ctr, sixteen);
-		for (i = 0; i < 4; i++) {
-			c[i] = _mm512_xor_si512(c[i], _mm512_loadu_si512(in +
-			    off + 64 * i));
-			_mm512_storeu_si512(out + off + 64 * i, c[i]);
-		}
-		s = ghash16(k, s, bswap512(c[0]), bswap512(c[1]),
-		    bswap512(c[2]), bswap512(c[3]));
-	}
-	if (off < len) {
-		keystream16(&z, rounds, ctr, c);
-		xor_tail(c, in + off, out + off, len - off);
-		s = ghash_tail(k, s, out + off, len - off);
-	}
-	_mm_storeu_si128((__m128i *)tag, tag_of(k, s, j0, aadlen, len));
-	return 0;
-}
-
-BODY
-open_body(const struct aesgcm_key *k, const unsigned char nonce[12],
-    const unsigned char *aad, size_t aadlen, const unsigned char *in,
-    unsigned char *out, size_t len, const unsigned char tag[16], int rounds)
+    unsigned char *out, size_t len, int rounds, int enc)
 {
 	const __m512i sixteen = _mm512_broadcast_i32x4(_mm_set_epi32(0, 0, 0,
 	    16));
 	struct rkz z;
 	__m512i ctr, c[4], x[4];
 	__m128i j0, s;
-	unsigned char want[16];
 	size_t off;
 	int i;
 
@@ -415,21 +378,28 @@ open_body(const struct aesgcm_key *k, const unsigned char nonce[12],
 	for (off = 0; len - off >= 256; off += 256) {
 		for (i = 0; i < 4; i++)
 			x[i] = _mm512_loadu_si512(in + off + 64 * i);
-		s = ghash16(k, s, bswap512(x[0]), bswap512(x[1]),
-		    bswap512(x[2]), bswap512(x[3]));
+		if (!enc)
+			s = ghash16(k, s, bswap512(x[0]), bswap512(x[1]),
+			    bswap512(x[2]), bswap512(x[3]));
 		keystream16(&z, rounds, ctr, c);
 		ctr = _mm512_add_epi32(ctr, sixteen);
-		for (i = 0; i < 4; i++)
-			_mm512_storeu_si512(out + off + 64 * i,
-			    _mm512_xor_si512(c[i], x[i]));
+		for (i = 0; i < 4; i++) {
+			c[i] = _mm512_xor_si512(c[i], x[i]);
+			_mm512_storeu_si512(out + off + 64 * i, c[i]);
+		}
+		if (enc)
+			s = ghash16(k, s, bswap512(c[0]), bswap512(c[1]),
+			    bswap512(c[2]), bswap512(c[3]));
 	}
 	if (off < len) {
-		s = ghash_tail(k, s, in + off, len - off);	/* before out */
+		if (!enc)
+			s = ghash_tail(k, s, in + off, len - off);
 		keystream16(&z, rounds, ctr, c);
 		xor_tail(c, in + off, out + off, len - off);
+		if (enc)
+			s = ghash_tail(k, s, out + off, len - off);
 	}
-	_mm_storeu_si128((__m128i *)want, tag_of(k, s, j0, aadlen, len));
-	return CRYPTO_memcmp(want, tag, 16) == 0 ? 0 : -1;
+	return tag_of(k, s, j0, aadlen, len);
 }
 
 TGT int
@@ -437,9 +407,10 @@ aesgcm_seal(const struct aesgcm_key *k, const unsigned char nonce[12],
     const unsigned char *aad, size_t aadlen, const unsigned char *in,
     unsigned char *out, size_t len, unsigned char tag[16])
 {
-	return k->rounds == 10 ?
-	    seal_body(k, nonce, aad, aadlen, in, out, len, tag, 10) :
-	    seal_body(k, nonce, aad, aadlen, in, out, len, tag, 14);
+	_mm_storeu_si128((__m128i *)tag, k->rounds == 10 ?
+	    gcm_body(k, nonce, aad, aadlen, in, out, len, 10, 1) :
+	    gcm_body(k, nonce, aad, aadlen, in, out, len, 14, 1));
+	return 0;
 }
 
 TGT int
@@ -447,9 +418,12 @@ aesgcm_open(const struct aesgcm_key *k, const unsigned char nonce[12],
     const unsigned char *aad, size_t aadlen, const unsigned char *in,
     unsigned char *out, size_t len, const unsigned char tag[16])
 {
-	return k->rounds == 10 ?
-	    open_body(k, nonce, aad, aadlen, in, out, len, tag, 10) :
-	    open_body(k, nonce, aad, aadlen, in, out, len, tag, 14);
+	unsigned char want[16];
+
+	_mm_storeu_si128((__m128i *)want, k->rounds == 10 ?
+	    gcm_body(k, nonce, aad, aadlen, in, out, len, 10, 0) :
+	    gcm_body(k, nonce, aad, aadlen, in, out, len, 14, 0));
+	return CRYPTO_memcmp(want, tag, 16) == 0 ? 0 : -1;
 }
 
 #else	/* not x86-64: EVP does all the work */
