@@ -142,6 +142,11 @@ static const struct opt opts[] = {
 	  "handshake with an AEAD suite: stud (its own record layer; the "
 	  "connection then keeps no OpenSSL state: less memory per "
 	  "connection, fewer copies) or openssl", 0 },
+	{ "upload-coalesce", 0, OPT_LONG, F(upload_coalesce), "1000", 0,
+	  1000000, "USEC", NULL, "While a client streams records to stud "
+	  "(--record-layer=stud), wake for it only once 128 KiB are waiting "
+	  "or after USEC without them: far fewer wake-ups per MiB, at most "
+	  "USEC added to the tail of a burst (0 = wake for every byte)", 0 },
 	{ "chroot", 'r', OPT_STR, F(chroot), "", 0, 0, "DIR", "SECURITY",
 	  "Chroot workers to DIR after loading keys and binding", 0 },
 	{ "user", 'u', OPT_STR, F(user), "", 0, 0, "USER", NULL,

@@ -55,6 +55,7 @@ struct stud_config {
 	long	shutdown_timeout;
 	long	max_connections;
 	char   *record_layer;		/* "stud" or "openssl" */
+	long	upload_coalesce;	/* usec; 0 = off */
 	/* SECURITY */
 	char   *chroot;
 	char   *user;

@@ -42,6 +42,8 @@
 #define ACCEPT_BATCH	32	/* connections taken per readiness event */
 #define PUMP_PASSES	8	/* pump passes before yielding to the loop */
 #define ACCEPT_PAUSE	0.1	/* seconds without accepting after EMFILE */
+#define COALESCE_LOWAT	(128 * 1024)	/* --upload-coalesce: wake at this */
+#define COALESCE_START	SLOT_SIZE	/* after one read of this much */
 
 /* A frontend socket this worker accepts on. */
 struct listener {
@@ -98,6 +100,8 @@ struct conn {
 	unsigned	 ku_due:1;	/* a KeyUpdate precedes the next record */
 	unsigned	 noreneg_due:1;	/* a no_renegotiation warning is due */
 	unsigned	 c_shut_queued:1; /* close_notify sealed, not yet sent */
+	unsigned	 coalescing:1;	/* client SO_RCVLOWAT raised; tw is
+					 * then the --upload-coalesce timer */
 	uint16_t	 hdr_len;	/* PROXY header bytes read so far */
 };
 
@@ -199,6 +203,27 @@ conn_timer(struct conn *c, long secs)
 	ev_timer_start(EV_DEFAULT, &c->tw);
 }
 
+/* --upload-coalesce. On: wake for the client only once COALESCE_LOWAT
+ * bytes are in (or at EOF or an error), and at the latest after
+ * upload_coalesce microseconds (tw). Off: back to every byte, the idle
+ * timer again, and a read for whatever is under the mark. */
+static void
+coalesce(struct conn *c, int on)
+{
+	int lowat = on ? COALESCE_LOWAT : 1;
+
+	if (setsockopt(c->sk.fd, SOL_SOCKET, SO_RCVLOWAT, &lowat,
+	    sizeof(lowat)) == -1 && on)
+		return;
+	c->coalescing = (unsigned)on;
+	if (on)
+		ev_timer_stop(EV_DEFAULT, &c->tw);
+	else {
+		c->c_can_r = 1;
+		conn_timer(c, cfg->idle_timeout);
+	}
+}
+
 static void
 timeout_cb(EV_P_ ev_timer *w, int revents)
 {
@@ -209,6 +234,11 @@ timeout_cb(EV_P_ ev_timer *w, int revents)
 	    "handshake timeout", "backend connect timeout", "idle timeout" };
 
 	(void)revents;
+	if (c->coalescing) {
+		coalesce(c, 0);
+		conn_pump(c);
+		return;
+	}
 	if (c->b_unconfirmed) {
 		conn_close(c, why[CS_CONNECTING]);
 		return;
@@ -268,6 +298,13 @@ conn_watch(struct conn *c)
 	watch(&c->cw, c->sk.fd, ce);
 	if (c->bfd != -1)
 		watch(&c->bw, c->bfd, be);
+	/* coalescing ends upload_coalesce after the last read of the client,
+	 * whatever the backend does meanwhile; then tw is the idle timer */
+	if (c->coalescing && !ev_is_active(&c->tw)) {
+		ev_timer_set(&c->tw, (ev_tstamp)cfg->upload_coalesce * 1e-6,
+		    0.);
+		ev_timer_start(EV_DEFAULT, &c->tw);
+	}
 }
 
 /* Queue the --write-ip or --write-proxy header ahead of the client's data.
@@ -775,6 +812,12 @@ rx_fill(struct conn *c)
 		/* a stream socket returns less only when it has no more */
 		c->c_can_r = (size_t)n == room;
 		c->rx_end += (uint32_t)n;
+		if (c->coalescing)
+			ev_timer_stop(EV_DEFAULT, &c->tw);
+		else if ((size_t)n >= COALESCE_START &&
+		    cfg->upload_coalesce > 0 && c->state == CS_PROXY &&
+		    !c->b_unconfirmed)
+			coalesce(c, 1);
 		return 1;
 	}
 	if (n == 0) {		/* EOF, with or without close_notify */

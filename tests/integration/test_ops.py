@@ -128,6 +128,35 @@ def test_idle_timeout_closes_idle_not_busy(start_stud, backend):
         busy.close()
 
 
+def test_idle_timeout_while_coalescing_an_upload(start_stud):
+    """A client streams records (stud coalesces its reads) into a backend
+    that never reads, then both sides go quiet: --idle-timeout still
+    closes the connection (the coalescing timer hands back to it)."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)              # never accepted: nothing is ever read
+    try:
+        s = start_stud(lsock.getsockname()[1], "--idle-timeout=1",
+                       "--upload-coalesce=1000")
+        c = tls_connect(s.port)
+        c.settimeout(0.2)
+        chunk = os.urandom(64 << 10)
+        sent, t0 = 0, time.monotonic()
+        while time.monotonic() - t0 < 5:   # until every buffer is full
+            try:
+                sent += c.send(chunk)
+            except (socket.timeout, ssl.SSLWantWriteError):
+                break
+        assert sent >= 256 << 10, sent
+        t0 = time.monotonic()
+        assert _closed_within(c, 6.0), "stuck upload never timed out"
+        # 1 s after stud's last progress, a little before our last send
+        assert 0.3 <= time.monotonic() - t0 < 4.0
+        c.close()
+    finally:
+        lsock.close()
+
+
 def test_max_connections_per_worker(start_stud, backend):
     be = backend("echo")
     s = start_stud(be.port, "--max-connections=2")

@@ -288,3 +288,40 @@ def test_bad_record_layer_value_is_one_line_error(stud_bin, certs):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "--record-layer" in lines[0] and \
         "stud or openssl" in lines[0], r.stderr
+
+
+def _tail_delay(port, then_close=False):
+    """Stream 256 KiB (whole records: stud starts coalescing), wait for all
+    of it to come back through the echo backend, then send 100 bytes (and
+    close our side if asked); seconds until they are back."""
+    burst = os.urandom(256 << 10)
+    with tls_connect(port) as c:
+        c.sendall(burst)
+        assert recv_exact(c, len(burst)) == burst
+        t0 = time.monotonic()
+        c.sendall(b"tail" * 25)
+        if then_close:
+            tcp_shut_wr(c)
+        assert recv_exact(c, 100) == b"tail" * 25
+        return time.monotonic() - t0
+
+
+def test_upload_coalescing_holds_the_tail_then_delivers(start_stud, backend):
+    """--upload-coalesce: after a client streamed whole records, stud wakes
+    for it only once 128 KiB are waiting or USEC after its last read. 100
+    bytes after a burst are held (for most of 0.3 s) and then delivered, not
+    stalled; with --upload-coalesce=0 they go at once."""
+    echo = backend("echo")
+    held = start_stud(echo.port, "--upload-coalesce=300000")
+    waited = _tail_delay(held.port)
+    assert 0.15 <= waited < 5, waited
+    prompt = start_stud(echo.port, "--upload-coalesce=0")
+    assert _tail_delay(prompt.port) < 0.15
+
+
+def test_upload_coalescing_never_holds_an_eof(start_stud, backend):
+    """The client's EOF wakes stud at once even under the mark: the tail
+    and the EOF reach the backend without waiting for the timer."""
+    echo = backend("echo")
+    s = start_stud(echo.port, "--upload-coalesce=300000")
+    assert _tail_delay(s.port, then_close=True) < 0.15
