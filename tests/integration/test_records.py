@@ -291,13 +291,16 @@ def test_bad_record_layer_value_is_one_line_error(stud_bin, certs):
 
 
 def _tail_delay(port, then_close=False):
-    """Stream 256 KiB (whole records: stud starts coalescing), wait for all
-    of it to come back through the echo backend, then send 100 bytes (and
-    close our side if asked); seconds until they are back."""
-    burst = os.urandom(256 << 10)
+    """A round trip (the backend is connected and stud's record layer has
+    the connection), then one whole 16 KiB record, which stud reads at once
+    and starts coalescing on; once it is back through the echo backend,
+    100 bytes (and our EOF if asked): seconds until they are back."""
+    record = os.urandom(16384)
     with tls_connect(port) as c:
-        c.sendall(burst)
-        assert recv_exact(c, len(burst)) == burst
+        c.sendall(b"hi")
+        assert recv_exact(c, 2) == b"hi"
+        c.sendall(record)
+        assert recv_exact(c, len(record)) == record
         t0 = time.monotonic()
         c.sendall(b"tail" * 25)
         if then_close:
@@ -307,10 +310,10 @@ def _tail_delay(port, then_close=False):
 
 
 def test_upload_coalescing_holds_the_tail_then_delivers(start_stud, backend):
-    """--upload-coalesce: after a client streamed whole records, stud wakes
-    for it only once 128 KiB are waiting or USEC after its last read. 100
-    bytes after a burst are held (for most of 0.3 s) and then delivered, not
-    stalled; with --upload-coalesce=0 they go at once."""
+    """--upload-coalesce: after a read that brought a whole record, stud
+    wakes for that client only once 128 KiB are waiting or USEC after its
+    last read. 100 bytes after the record are held (for most of 0.3 s) and
+    then delivered, not stalled; with --upload-coalesce=0 they go at once."""
     echo = backend("echo")
     held = start_stud(echo.port, "--upload-coalesce=300000")
     waited = _tail_delay(held.port)
