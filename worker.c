@@ -194,12 +194,12 @@ conn_free(struct conn *c)
 
 /* Arm the connection's timer for secs (0 = none). */
 static void
-conn_timer(struct conn *c, long secs)
+conn_timer(struct conn *c, ev_tstamp secs)
 {
 	ev_timer_stop(EV_DEFAULT, &c->tw);
 	if (secs <= 0)
 		return;
-	ev_timer_set(&c->tw, (ev_tstamp)secs, 0.);
+	ev_timer_set(&c->tw, secs, 0.);
 	ev_timer_start(EV_DEFAULT, &c->tw);
 }
 
@@ -300,11 +300,8 @@ conn_watch(struct conn *c)
 		watch(&c->bw, c->bfd, be);
 	/* coalescing ends upload_coalesce after the last read of the client,
 	 * whatever the backend does meanwhile; then tw is the idle timer */
-	if (c->coalescing && !ev_is_active(&c->tw)) {
-		ev_timer_set(&c->tw, (ev_tstamp)cfg->upload_coalesce * 1e-6,
-		    0.);
-		ev_timer_start(EV_DEFAULT, &c->tw);
-	}
+	if (c->coalescing && !ev_is_active(&c->tw))
+		conn_timer(c, cfg->upload_coalesce * 1e-6);
 }
 
 /* Queue the --write-ip or --write-proxy header ahead of the client's data.
