@@ -142,6 +142,10 @@ static const struct opt opts[] = {
 	  "handshake with an AEAD suite: stud (its own record layer; the "
 	  "connection then keeps no OpenSSL state: less memory per "
 	  "connection, fewer copies) or openssl", 0 },
+	{ "x25519", 0, OPT_STR, F(x25519), "stud", 0, 0, "WHO", NULL,
+	  "Who computes X25519 key exchanges: stud (its own code: a key "
+	  "pair costs a third of OpenSSL 3.0's) or openssl (e.g. for a FIPS "
+	  "provider)", 0 },
 	{ "upload-coalesce", 0, OPT_LONG, F(upload_coalesce), "1000", 0,
 	  1000000, "USEC", NULL, "While a client streams records to stud "
 	  "(--record-layer=stud), wake for it only once 128 KiB are waiting "
@@ -674,15 +678,13 @@ check_client_verify(const struct stud_config *cfg, char *errbuf,
 	return 0;
 }
 
+/* An option whose value says who does the work: "stud" or "openssl". */
 static int
-check_record_layer(const struct stud_config *cfg, char *errbuf,
-    size_t errlen)
+check_who(const char *opt, const char *val, char *errbuf, size_t errlen)
 {
-	if (strcmp(cfg->record_layer, "stud") != 0 &&
-	    strcmp(cfg->record_layer, "openssl") != 0) {
-		seterr(errbuf, errlen, "invalid value '%s' for "
-		    "--record-layer: expected stud or openssl",
-		    cfg->record_layer);
+	if (strcmp(val, "stud") != 0 && strcmp(val, "openssl") != 0) {
+		seterr(errbuf, errlen, "invalid value '%s' for --%s: "
+		    "expected stud or openssl", val, opt);
 		return -1;
 	}
 	return 0;
@@ -715,7 +717,8 @@ config_check(struct stud_config *cfg, char *errbuf, size_t errlen)
 	}
 	if (check_frontends(cfg, errbuf, errlen) == -1 ||
 	    check_client_verify(cfg, errbuf, errlen) == -1 ||
-	    check_record_layer(cfg, errbuf, errlen) == -1)
+	    check_who("record-layer", cfg->record_layer, errbuf, errlen) ||
+	    check_who("x25519", cfg->x25519, errbuf, errlen))
 		return -1;
 	if (cfg->ssl && cfg->given[tls - opts]) {
 		seterr(errbuf, errlen, "--tls and --ssl are mutually "

@@ -56,6 +56,7 @@ struct stud_config {
 	long	max_connections;
 	char   *record_layer;		/* "stud" or "openssl" */
 	long	upload_coalesce;	/* usec; 0 = off */
+	char   *x25519;			/* "stud" or "openssl" */
 	/* SECURITY */
 	char   *chroot;
 	char   *user;

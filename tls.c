@@ -17,6 +17,7 @@
 #endif
 #include <openssl/ssl.h>
 
+#include "provider.h"
 #include "proxy.h"
 #include "record.h"
 #include "tls.h"
@@ -732,9 +733,15 @@ tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
 	uint64_t op = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_SINGLE_ECDH_USE |
 	    SSL_OP_SINGLE_DH_USE;
+	const char *propq;
 	SSL_CTX *ctx;
 
-	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+	if (provider_propq(strcmp(cfg->x25519, "stud") == 0, &propq) == -1) {
+		snprintf(errbuf, errlen, "stud's X25519 failed its self-test "
+		    "or could not be loaded; --x25519=openssl works around it");
+		return NULL;
+	}
+	if ((ctx = SSL_CTX_new_ex(NULL, propq, TLS_server_method())) == NULL) {
 		snprintf(errbuf, errlen, "cannot create a TLS context");
 		return NULL;
 	}

@@ -194,3 +194,12 @@ for sel, aad, n in ((0, b"", 0), (1, b"", 16), (2, b"\x17\x03\x03\x40\x11", 300)
     put("aesgcm", "k%d-aad%d-len%d" % (16 << (sel & 1), len(aad), n),
         bytes([sel]) + bytes(range(1, 33)) + b"N" * 12 + bytes([len(aad)])
         + aad + bytes((i * 7) & 0xff for i in range(n)))
+
+# --- x25519: private key, peer u-coordinate ----------------------------------
+put("x25519", "rfc7748-alice-bob",
+    bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"
+                  "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"))
+put("x25519", "u-zero", bytes(range(32)) + bytes(32))
+put("x25519", "u-one", bytes(range(32)) + b"\x01" + bytes(31))
+put("x25519", "u-p-plus-9", b"\x77" * 32 + b"\xf6" + b"\xff" * 30 + b"\x7f")
+put("x25519", "u-top-bit", b"\x42" * 32 + b"\x09" + bytes(30) + b"\x80")
