@@ -1,5 +1,5 @@
 /* provider.c - stud's OpenSSL provider: X25519 key management and key
- * exchange on x25519.c, which TLS contexts prefer (PROVIDER_PROPQ) over
+ * exchange on x25519.c, which TLS contexts prefer (provider_propq()) over
  * OpenSSL 3.0's, whose key generation costs three times as much. */
 #include <string.h>
 #include <strings.h>

@@ -280,7 +280,7 @@ handshake(SSL *cli, SSL *srv, char *keyprov, size_t len)
 }
 
 /* A real handshake: an OpenSSL client preferring X25519, a server
- * context with PROVIDER_PROPQ: the server's key share is stud's. */
+ * context with propq: the key share of the server is want_provider's. */
 static void
 test_tls(int version, const char *propq, const char *want_provider)
 {
