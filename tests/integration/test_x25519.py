@@ -1,9 +1,9 @@
 """X25519 key exchange, by stud's own code through its OpenSSL provider
 (--x25519=stud, the default) or by OpenSSL's (--x25519=openssl): openssl
 s_client and gnutls-cli negotiate X25519 in TLS 1.3 and 1.2 and carry data
-both ways, P-256 still works, a ClientHello whose X25519 key share is a
-small-order point gets an alert and the close of that connection only, and
-a bad value is a one-line error.
+both ways, P-256 still works, so does a HelloRetryRequest for X25519, a
+ClientHello whose X25519 key share is a small-order point gets an alert and
+the close of that connection only, and a bad value is a one-line error.
 
 Run:  /usr/bin/python3 -m pytest -q -p no:cacheprovider \\
           tests/integration/test_x25519.py
@@ -64,6 +64,17 @@ def test_p256_still_negotiated(start_stud, backend, who):
     rc, out = s_client(s.port, "-groups", "P-256")
     assert rc == 0 and "Server Temp Key: ECDH, prime256v1" in out, \
         out[-2000:]
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_hello_retry_for_x25519(start_stud, backend, who):
+    """A client whose first key share is P-256, against a stud that takes
+    X25519 only: a HelloRetryRequest (two ClientHellos), then X25519."""
+    s = start_stud(backend("echo").port, "--x25519=" + who,
+                   "--ecdh-curve=X25519")
+    rc, out = s_client(s.port, "-tls1_3", "-groups", "P-256:X25519", "-msg")
+    assert rc == 0 and "Server Temp Key: X25519" in out, out[-2000:]
+    assert out.count(", ClientHello") == 2, out[-3000:]
 
 
 def _small_order_hello():
