@@ -41,12 +41,13 @@ OBJS      := $(SRCS:%.c=$(OBJDIR)/%.o)
 # Debian packages each step needs, installed only when missing.
 BUILD_DEPS := gcc make pkg-config libev-dev libssl-dev
 RUN_DEPS   := openssl python3 curl
+UNIT_DEPS  := valgrind
 TEST_DEPS  := clang libclang-rt-14-dev python3 python3-pytest curl openssl \
 	      gnutls-bin haproxy procps iproute2 man-db testssl.sh sslscan \
-	      util-linux
+	      util-linux $(UNIT_DEPS)
 
 .PHONY: all run test unit integration sanitize deps-build deps-run deps-test \
-	install clean variants
+	deps-unit install clean variants
 
 all: stud
 
@@ -84,6 +85,9 @@ deps-run: deps-build
 
 deps-test: deps-build
 	$(call install_missing,$(TEST_DEPS))
+
+deps-unit: deps-build
+	$(call install_missing,$(UNIT_DEPS))
 
 # --- demo -------------------------------------------------------------
 run: deps-run
@@ -127,6 +131,12 @@ build/tests/test_x25519: tests/unit/test_x25519.c x25519.c x25519.h provider.c p
 	@mkdir -p build/tests
 	$(CC) $(UNIT_CFLAGS) -o $@ $< x25519.c provider.c $(LDLIBS)
 
+# Constant time: built like stud (no sanitizer: the compiler decides), run
+# under valgrind with the private keys marked undefined.
+build/tests/test_x25519_ct: tests/unit/test_x25519_ct.c x25519.c x25519.h tests/unit/unit.h
+	@mkdir -p build/tests
+	$(CC) -std=c11 $(WARN) -O2 -g -I. -o $@ $< x25519.c $(LDLIBS)
+
 build/tests/test_proxy: tests/unit/test_proxy.c proxy.c proxy.h tests/unit/unit.h
 	@mkdir -p build/tests
 	$(CC) $(UNIT_CFLAGS) -o $@ $< proxy.c
@@ -137,8 +147,10 @@ variants: deps-build
 	$(MAKE) --no-print-directory build/clang/stud CC=clang VARIANT=clang
 	$(MAKE) --no-print-directory build/clang-shared/stud CC=clang VARIANT=clang-shared USE_SHARED_CACHE=1
 
-unit: deps-build $(UNIT_TESTS)
+unit: deps-unit $(UNIT_TESTS) build/tests/test_x25519_ct
 	@fail=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || fail=1; done; \
+	echo "== valgrind build/tests/test_x25519_ct"; \
+	valgrind -q --error-exitcode=1 build/tests/test_x25519_ct || fail=1; \
 	exit $$fail
 
 PYTEST := /usr/bin/python3 -m pytest -q -p no:cacheprovider

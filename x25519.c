@@ -266,7 +266,8 @@ clamp(uint8_t e[32], const uint8_t k[32])
 int
 x25519_shared(uint8_t out[32], const uint8_t priv[32], const uint8_t peer[32])
 {
-	uint8_t e[32], zero = 0;
+	uint8_t e[32];
+	uint32_t any = 0;
 	fe x1, x2 = fe_one, z2 = fe_zero, x3, z3 = fe_one;
 	fe a, aa, b, bb, c, d, da, cb, ee;
 	uint64_t swap = 0, bit;
@@ -306,8 +307,9 @@ x25519_shared(uint8_t out[32], const uint8_t priv[32], const uint8_t peer[32])
 	fe_tobytes(out, &x2);
 	OPENSSL_cleanse(e, sizeof(e));
 	for (int i = 0; i < 32; i++)
-		zero |= out[i];
-	return zero == 0 ? -1 : 0;	/* a small-order peer point */
+		any |= out[i];
+	/* -1 for all zeros (a small-order peer point), without a branch */
+	return -(int)((any - 1) >> 31);
 }
 
 /* --- the fixed base, on edwards25519 (-x^2 + y^2 = 1 + d x^2 y^2) ----- */
