@@ -717,8 +717,8 @@ config_check(struct stud_config *cfg, char *errbuf, size_t errlen)
 	}
 	if (check_frontends(cfg, errbuf, errlen) == -1 ||
 	    check_client_verify(cfg, errbuf, errlen) == -1 ||
-	    check_who("record-layer", cfg->record_layer, errbuf, errlen) ||
-	    check_who("x25519", cfg->x25519, errbuf, errlen))
+	    check_who("record-layer", cfg->record_layer, errbuf, errlen) == -1 ||
+	    check_who("x25519", cfg->x25519, errbuf, errlen) == -1)
 		return -1;
 	if (cfg->ssl && cfg->given[tls - opts]) {
 		seterr(errbuf, errlen, "--tls and --ssl are mutually "

@@ -16,7 +16,8 @@
 #include "provider.h"
 #include "x25519.h"
 
-#define KEYLEN	32
+#define PROVIDER_NAME	"stud"
+#define KEYLEN		32
 
 struct xkey {
 	uint8_t		pub[KEYLEN];

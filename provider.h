@@ -3,8 +3,6 @@
 #ifndef STUD_PROVIDER_H
 #define STUD_PROVIDER_H
 
-#define PROVIDER_NAME	"stud"
-
 /* The property query for SSL_CTX_new_ex(). With own: build and check the
  * X25519 table and load the provider into OpenSSL's default library
  * context beside its usual providers (once), then prefer its X25519 and

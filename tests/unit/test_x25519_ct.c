@@ -14,7 +14,8 @@
 int
 main(void)
 {
-	uint8_t a[32], b[32], pa[32], pb[32], s1[32], s2[32], zero[32] = { 0 };
+	uint8_t a[32], b[32], pa[32], pb[32], s1[32], s2[32], s3[32];
+	uint8_t zero[32] = { 0 };
 	int r1, r2, r3;
 
 	CHECK(x25519_init() == 0);
@@ -31,12 +32,11 @@ main(void)
 		VALGRIND_MAKE_MEM_DEFINED(pb, 32);
 		r1 = x25519_shared(s1, a, pb);
 		r2 = x25519_shared(s2, b, pa);
-		r3 = x25519_shared(s2 + 0, a, zero);	/* small order: refused */
+		r3 = x25519_shared(s3, a, zero);	/* small order: refused */
 		VALGRIND_MAKE_MEM_DEFINED(&r1, sizeof(r1));
 		VALGRIND_MAKE_MEM_DEFINED(&r2, sizeof(r2));
 		VALGRIND_MAKE_MEM_DEFINED(&r3, sizeof(r3));
 		CHECK(r1 == 0 && r2 == 0 && r3 == -1);
-		x25519_shared(s2, b, pa);
 		VALGRIND_MAKE_MEM_DEFINED(s1, 32);
 		VALGRIND_MAKE_MEM_DEFINED(s2, 32);
 		CHECK(memcmp(s1, s2, 32) == 0);
