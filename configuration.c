@@ -142,6 +142,11 @@ static const struct opt opts[] = {
 	  "handshake with an AEAD suite: stud (its own record layer; the "
 	  "connection then keeps no OpenSSL state: less memory per "
 	  "connection, fewer copies) or openssl", 0 },
+	{ "resumption", 0, OPT_STR, F(resumption), "stud", 0, 0, "WHO", NULL,
+	  "Who answers a TLS 1.2 client resuming a session by its ID: stud "
+	  "(its own abbreviated handshake, no OpenSSL state made; with "
+	  "--record-layer=stud, and not with --alpn-protos, --client-verify, "
+	  "--write-proxy-v2 or --sni-nomatch-abort) or openssl", 0 },
 	{ "x25519", 0, OPT_STR, F(x25519), "stud", 0, 0, "WHO", NULL,
 	  "Who computes X25519 key exchanges: stud (its own code: a key "
 	  "pair costs a third of OpenSSL 3.0's) or openssl (e.g. for a FIPS "
@@ -718,7 +723,8 @@ config_check(struct stud_config *cfg, char *errbuf, size_t errlen)
 	if (check_frontends(cfg, errbuf, errlen) == -1 ||
 	    check_client_verify(cfg, errbuf, errlen) == -1 ||
 	    check_who("record-layer", cfg->record_layer, errbuf, errlen) == -1 ||
-	    check_who("x25519", cfg->x25519, errbuf, errlen) == -1)
+	    check_who("x25519", cfg->x25519, errbuf, errlen) == -1 ||
+	    check_who("resumption", cfg->resumption, errbuf, errlen) == -1)
 		return -1;
 	if (cfg->ssl && cfg->given[tls - opts]) {
 		seterr(errbuf, errlen, "--tls and --ssl are mutually "

@@ -57,6 +57,7 @@ struct stud_config {
 	char   *record_layer;		/* "stud" or "openssl" */
 	long	upload_coalesce;	/* usec; 0 = off */
 	char   *x25519;			/* "stud" or "openssl" */
+	char   *resumption;		/* "stud" or "openssl" */
 	/* SECURITY */
 	char   *chroot;
 	char   *user;

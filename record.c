@@ -229,6 +229,34 @@ prf12(int sha384, const unsigned char *secret, size_t slen,
 }
 
 int
+rec_finished12(int sha384, const unsigned char master[48], const char *label,
+    const unsigned char *hash, unsigned char out[12])
+{
+	unsigned char ls[15 + 48];
+	size_t ll = strlen(label), hl = hash_len(sha384);
+
+	if (ll > 15)
+		return -1;
+	memcpy(ls, label, ll);
+	memcpy(ls + ll, hash, hl);
+	return prf12(sha384 != 0, master, 48, ls, ll + hl, out, 12);
+}
+
+int
+rec_transcript(int sha384, const unsigned char *d1, size_t n1,
+    const unsigned char *d2, size_t n2, const unsigned char *d3, size_t n3,
+    unsigned char *out)
+{
+	const EVP_MD *md = md_alg[sha384 != 0];
+
+	return md != NULL && EVP_DigestInit_ex2(mdctx, md, NULL) == 1 &&
+	    EVP_DigestUpdate(mdctx, d1, n1) == 1 &&
+	    EVP_DigestUpdate(mdctx, d2, n2) == 1 &&
+	    (n3 == 0 || EVP_DigestUpdate(mdctx, d3, n3) == 1) &&
+	    EVP_DigestFinal_ex(mdctx, out, NULL) == 1 ? 0 : -1;
+}
+
+int
 rec_start12(struct rec_state *rs, enum rec_aead aead, int sha384,
     const unsigned char master[48], const unsigned char *client_random,
     const unsigned char *server_random)

@@ -87,6 +87,18 @@ int	rec_start12(struct rec_state *rs, enum rec_aead aead, int sha384,
 	    const unsigned char master[48], const unsigned char *client_random,
 	    const unsigned char *server_random);
 
+/* TLS 1.2 Finished: verify_data = PRF(master, label, hash)[0..11], label
+ * "client finished" or "server finished", hash the transcript's (32 or 48
+ * bytes, by sha384). Returns 0 or -1. */
+int	rec_finished12(int sha384, const unsigned char master[48],
+	    const char *label, const unsigned char *hash, unsigned char out[12]);
+
+/* The suite's hash (SHA-384 if sha384, else SHA-256) of the handshake
+ * messages d1, d2 and d3 (n3 may be 0) into out. Returns 0 or -1. */
+int	rec_transcript(int sha384, const unsigned char *d1, size_t n1,
+	    const unsigned char *d2, size_t n2, const unsigned char *d3,
+	    size_t n3, unsigned char *out);
+
 /* Wipe the keys and secrets. */
 void	rec_wipe(struct rec_state *rs);
 

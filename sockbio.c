@@ -7,6 +7,8 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "sockbio.h"
 
@@ -30,6 +32,29 @@ sockbio_write(BIO *b, const char *buf, int len)
 	return -1;
 }
 
+static void
+replay_free(struct sockbio *s)
+{
+	free(s->pre);
+	s->pre = NULL;
+	s->pre_len = s->pre_off = 0;
+}
+
+static int
+replay_read(struct sockbio *s, char *buf, int len)
+{
+	size_t n = s->pre_len - s->pre_off;
+
+	if (len <= 0)
+		return 0;
+	if (n > (size_t)len)
+		n = (size_t)len;
+	memcpy(buf, s->pre + s->pre_off, n);
+	if ((s->pre_off += n) == s->pre_len)
+		replay_free(s);
+	return (int)n;
+}
+
 static int
 sockbio_read(BIO *b, char *buf, int len)
 {
@@ -37,6 +62,8 @@ sockbio_read(BIO *b, char *buf, int len)
 	ssize_t n;
 
 	BIO_clear_retry_flags(b);
+	if (s->pre != NULL)
+		return replay_read(s, buf, len);
 	if (s->drained) {
 		BIO_set_retry_read(b);
 		return -1;
@@ -81,6 +108,16 @@ sockbio_create(BIO *b)
 	return 1;
 }
 
+static int
+sockbio_destroy(BIO *b)
+{
+	struct sockbio *s = BIO_get_data(b);
+
+	if (s != NULL)
+		replay_free(s);
+	return 1;
+}
+
 BIO *
 sockbio_new(struct sockbio *s, int fd)
 {
@@ -93,13 +130,16 @@ sockbio_new(struct sockbio *s, int fd)
 		    BIO_meth_set_write(method, sockbio_write) != 1 ||
 		    BIO_meth_set_read(method, sockbio_read) != 1 ||
 		    BIO_meth_set_ctrl(method, sockbio_ctrl) != 1 ||
-		    BIO_meth_set_create(method, sockbio_create) != 1) {
+		    BIO_meth_set_create(method, sockbio_create) != 1 ||
+		    BIO_meth_set_destroy(method, sockbio_destroy) != 1) {
 			BIO_meth_free(method);
 			method = NULL;
 			return NULL;
 		}
 	}
 	s->fd = fd;
+	s->pre = NULL;
+	s->pre_len = s->pre_off = 0;
 	s->more = s->corked = s->drained = s->eof = 0;
 	if ((b = BIO_new(method)) != NULL)
 		BIO_set_data(b, s);
@@ -116,4 +156,17 @@ sockbio_push(struct sockbio *s)
 	/* setting TCP_NODELAY (already on) pushes the pending frames */
 	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->corked = 0;
+}
+
+int
+sockbio_replay(struct sockbio *s, const unsigned char *buf, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if ((s->pre = malloc(len)) == NULL)
+		return -1;
+	memcpy(s->pre, buf, len);
+	s->pre_len = len;
+	s->pre_off = 0;
+	return 0;
 }

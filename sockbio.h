@@ -9,6 +9,9 @@
  * at it and never outlives it. */
 struct sockbio {
 	int		fd;
+	unsigned char	*pre;		/* bytes read before OpenSSL came in, */
+	size_t		pre_len;	/* handed to it before the socket's */
+	size_t		pre_off;
 	unsigned	more:1;		/* caller: another write follows at once */
 	unsigned	corked:1;	/* bytes sent with MSG_MORE, not pushed */
 	unsigned	drained:1;	/* the last read found the socket empty */
@@ -18,6 +21,11 @@ struct sockbio {
 /* Set up s for fd and make a BIO reading and writing through it. Returns
  * NULL if memory ran out. */
 BIO	*sockbio_new(struct sockbio *s, int fd);
+
+/* Have the BIO return a copy of the len bytes at buf first (bytes stud
+ * read before handing the connection to OpenSSL). Returns 0, or -1 if
+ * memory ran out. The copy goes once read, or with the BIO. */
+int	sockbio_replay(struct sockbio *s, const unsigned char *buf, size_t len);
 
 /* The socket became readable: let the next read try the socket again. */
 static inline void

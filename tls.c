@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -20,6 +21,7 @@
 #include "provider.h"
 #include "proxy.h"
 #include "record.h"
+#include "resume.h"
 #include "tls.h"
 #ifdef USE_SHARED_CACHE
 #include "shctx.h"
@@ -59,6 +61,9 @@ static int			 engine_ciphers;	/* a legacy -e engine
 						 * serves OpenSSL's ciphers:
 						 * records stay with it */
 static EVP_CIPHER		*ticket_cipher;
+static int			 resume_on;	/* resume.c's table is made */
+
+static void	resume_removed(SSL_CTX *ctx, SSL_SESSION *sess);
 
 #ifdef USE_SHARED_CACHE
 /* Room for one serialised session in the shared cache: a TLS 1.2 session
@@ -129,6 +134,7 @@ shared_remove_cb(SSL_CTX *ctx, SSL_SESSION *sess)
 	(void)ctx;
 	id = SSL_SESSION_get_id(sess, &idlen);
 	shctx_remove(shared_cache, id, idlen);
+	resume_removed(ctx, sess);
 }
 
 /* Make the cache once, before any fork; it outlives reloads. */
@@ -161,12 +167,12 @@ static int
 tls_setup_session_cache(SSL_CTX *ctx, const struct stud_config *cfg,
     char *errbuf, size_t errlen)
 {
-	(void)ctx;
 	if (cfg->session_cache > 0) {
 		snprintf(errbuf, errlen, "--session-cache needs a stud built "
 		    "with the shared session cache (make USE_SHARED_CACHE=1)");
 		return -1;
 	}
+	SSL_CTX_sess_set_remove_cb(ctx, resume_removed);
 	return 0;
 }
 
@@ -726,6 +732,111 @@ detach_suite(const SSL_CIPHER *ci, int *sha384)
 	}
 }
 
+void
+tls_resume_note(SSL *ssl)
+{
+	SSL_SESSION *sess = SSL_get_session(ssl);
+	const SSL_CIPHER *ci = SSL_get_current_cipher(ssl);
+	struct resume_session s;
+	const unsigned char *id;
+	unsigned int idlen;
+	int aead, sha384;
+
+	if (!resume_on || sess == NULL || ci == NULL ||
+	    SSL_version(ssl) != TLS1_2_VERSION || SSL_session_reused(ssl) ||
+	    !SSL_SESSION_is_resumable(sess) ||
+	    (aead = detach_suite(ci, &sha384)) < 0 ||
+	    SSL_SESSION_get_max_fragment_length(sess) !=
+	    TLSEXT_max_fragment_length_DISABLED ||
+	    SSL_SESSION_get0_peer(sess) != NULL ||
+	    SSL_SESSION_get_master_key(sess, s.master, 48) != 48)
+		return;
+	s.expires = (int64_t)SSL_SESSION_get_time(sess) +
+	    SSL_SESSION_get_timeout(sess);
+	s.cipher = SSL_CIPHER_get_protocol_id(ci);
+	s.aead = (uint8_t)aead;
+	s.sha384 = (uint8_t)sha384;
+	s.ems = SSL_get_extms_support(ssl) == 1;
+	id = SSL_SESSION_get_id(sess, &idlen);
+	resume_table_store(id, idlen, &s);
+	OPENSSL_cleanse(&s, sizeof(s));
+}
+
+int
+tls_resume_lookup(const unsigned char *id, size_t idlen,
+    struct resume_session *s)
+{
+#ifdef USE_SHARED_CACHE
+	unsigned char der[SHARED_SESSION_MAX];
+#endif
+
+	if (resume_table_lookup(id, idlen, (int64_t)time(NULL), s) == -1)
+		return -1;
+#ifdef USE_SHARED_CACHE
+	/* the shared cache decides which sessions live (its evictions, its
+	 * peers' removals) and learns that this one was used */
+	if (shared_cache != NULL &&
+	    shctx_lookup(shared_cache, id, idlen, der, sizeof(der)) <= 0) {
+		OPENSSL_cleanse(s, sizeof(*s));
+		resume_table_forget(id, idlen);
+		return -1;
+	}
+#endif
+	return 0;
+}
+
+/* OpenSSL dropped a session (expired, evicted, or a fatal alert). */
+static void
+resume_removed(SSL_CTX *ctx, SSL_SESSION *sess)
+{
+	const unsigned char *id;
+	unsigned int idlen;
+
+	(void)ctx;
+	id = SSL_SESSION_get_id(sess, &idlen);
+	resume_table_forget(id, idlen);
+}
+
+/* Make resume.c's table once, before any fork: shared by the workers when
+ * they share a session cache, else each worker fills its own copy. */
+static void
+tls_setup_resumption(SSL_CTX *ctx, const struct stud_config *cfg)
+{
+	long n = cfg->session_cache > 0 ? cfg->session_cache :
+	    SSL_CTX_sess_get_cache_size(ctx);
+
+	if (resume_on || strcmp(cfg->resumption, "stud") != 0 || n <= 0)
+		return;
+	resume_on = resume_table_init((unsigned)n, cfg->session_cache > 0) == 0;
+}
+
+int
+tls_resume_ready(SSL_CTX *ctx, int *tls13)
+{
+	long min = SSL_CTX_get_min_proto_version(ctx);
+	long max = SSL_CTX_get_max_proto_version(ctx);
+
+	*tls13 = max == 0 || max >= TLS1_3_VERSION;
+	return resume_on && !engine_ciphers && min <= TLS1_2_VERSION &&
+	    (max == 0 || max >= TLS1_2_VERSION) &&
+	    !(SSL_CTX_get_options(ctx) & SSL_OP_NO_TLSv1_2);
+}
+
+void
+tls_resume_forget(SSL_CTX *ctx, const unsigned char *id, size_t idlen)
+{
+	SSL_SESSION *tmp = SSL_SESSION_new();
+
+	resume_table_forget(id, idlen);
+	if (tmp == NULL)
+		return;
+	/* OpenSSL's cache matches a session by version and ID */
+	if (SSL_SESSION_set1_id(tmp, id, (unsigned int)idlen) == 1 &&
+	    SSL_SESSION_set_protocol_version(tmp, TLS1_2_VERSION) == 1)
+		SSL_CTX_remove_session(ctx, tmp);
+	SSL_SESSION_free(tmp);
+}
+
 SSL_CTX *
 tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
 {
@@ -762,6 +873,7 @@ tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
 	    tls_setup_alpn(ctx, cfg, errbuf, errlen) == -1 ||
 	    tls_setup_client_verify(ctx, cfg, errbuf, errlen) == -1)
 		goto fail;
+	tls_setup_resumption(ctx, cfg);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);

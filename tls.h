@@ -55,6 +55,28 @@ SSL	*tls_session_new(SSL_CTX *ctx, BIO *bio, struct rec_state *rs);
  * must have no SSL_write or SSL_shutdown unfinished. */
 int	tls_detach(SSL *ssl, struct rec_state *rs);
 
+/* Whether resume.c's path may serve ctx's TLS 1.2 resumptions (its table
+ * is made, ctx allows TLS 1.2, no legacy engine holds the ciphers); *tls13
+ * says whether ctx could have negotiated TLS 1.3. */
+int	tls_resume_ready(SSL_CTX *ctx, int *tls13);
+
+/* After a full TLS 1.2 handshake: note its session in resume.c's table
+ * if that path can resume it (an AEAD suite, no client certificate, no
+ * maximum fragment length, OpenSSL could resume it too). */
+void	tls_resume_note(SSL *ssl);
+
+struct resume_session;
+
+/* Find session id in resume.c's table, unexpired and (with a shared
+ * cache) still in the shared cache, into *s. Returns 0, or -1. */
+int	tls_resume_lookup(const unsigned char *id, size_t idlen,
+	    struct resume_session *s);
+
+/* A resumption of session id failed: forget the session in resume.c's
+ * table and in OpenSSL's cache (RFC 5246, 7.2.2), ctx being the one the
+ * client connected to. */
+void	tls_resume_forget(SSL_CTX *ctx, const unsigned char *id, size_t idlen);
+
 struct proxy_tls;
 
 /* Describe a handshaken connection for a PROXY v2 header: ALPN, SNI, the

@@ -26,6 +26,7 @@
 #include "peersync.h"
 #include "proxy.h"
 #include "record.h"
+#include "resume.h"
 #include "ringbuffer.h"
 #include "sockbio.h"
 #include "tls.h"
@@ -49,6 +50,8 @@
 struct listener {
 	ev_io			w;
 	SSL_CTX			*ctx;	/* its connections start with it */
+	int			 resume;	/* resume.c may serve them */
+	int			 tls13;		/* ctx could do TLS 1.3 */
 };
 
 static const struct setup		*su;	/* what the parent built */
@@ -61,6 +64,12 @@ static size_t				 nlisteners;
  */
 
 enum conn_state { CS_PROXYHDR, CS_HANDSHAKE, CS_CONNECTING, CS_PROXY };
+
+/* Where stud's own TLS 1.2 resumption (resume.c) is. */
+enum conn_resume { RZ_OFF, RZ_HELLO, RZ_FINISHED };
+
+/* How the handshake went, for --log-level=2. */
+enum conn_hs { HS_NONE, HS_FULL, HS_RESUMED, HS_RESUMED_STUD };
 
 struct conn {
 	struct sockbio	 sk;		/* client socket, as OpenSSL uses it */
@@ -81,6 +90,12 @@ struct conn {
 	struct sockaddr_in6 peer;	/* the client (or a sockaddr_in) */
 	struct ring	 up;		/* client -> backend */
 	struct ring	 down;		/* backend -> client */
+	const struct listener *l;	/* where it came in */
+	unsigned char	 fin[12];	/* RZ_FINISHED: the client's due */
+	unsigned char	 sid[32];	/* RZ_FINISHED: the session resumed */
+	uint8_t		 sidlen;
+	unsigned	 resuming:2;	/* enum conn_resume */
+	unsigned	 hs:2;		/* enum conn_hs */
 	unsigned	 state:2;
 	unsigned	 c_can_r:1;	/* client not known to be drained */
 	unsigned	 c_can_w:1;	/* client not known to be full */
@@ -108,6 +123,7 @@ struct conn {
 static struct ring_pool	 pool;
 static struct ring_pool	 rxpool;
 static int		 own_records;	/* record.c takes over after handshakes */
+static int		 own_resumption; /* resume.c answers TLS 1.2 resumptions */
 static unsigned long	 nconns;
 static int		 draining;
 static int		 accept_full;	/* paused at --max-connections */
@@ -123,6 +139,8 @@ static void	conn_detach(struct conn *c);
 static int	rec_client_read(struct conn *c);
 static int	rec_client_write(struct conn *c);
 static int	rec_control(struct conn *c);
+static int	conn_handshake(struct conn *c);
+static int	conn_handshaken(struct conn *c);
 
 /* Start (on) or stop accepting on every frontend. */
 static void
@@ -143,16 +161,18 @@ static char	backend_name[sizeof(((struct config_addr *)0)->host)];
 static void
 conn_log(const struct conn *c)
 {
+	static const char *hs[] = { "none", "full", "resumed",
+	    "resumed-stud" };
 	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
 
 	proxy_addr_text((const struct sockaddr *)&c->peer, host, sizeof(host),
 	    &port);
 	log_conn("client=%s:%u backend=%s in=%llu out=%llu duration=%.3f "
-	    "close=%s", host, port, backend_name,
+	    "handshake=%s close=%s", host, port, backend_name,
 	    (unsigned long long)c->up_bytes,
 	    (unsigned long long)c->down_bytes,
-	    ev_now(EV_DEFAULT) - c->started, c->why);
+	    ev_now(EV_DEFAULT) - c->started, hs[c->hs], c->why);
 }
 
 /* Close both sockets and free everything; why is logged at level 2. */
@@ -406,6 +426,17 @@ conn_proxy_header(struct conn *c)
 	return 1;
 }
 
+/* The handshake is done: queue the header first, then what the client has
+ * sent already (so that the connect knows whether bytes are waiting), and
+ * connect. Returns 1, or -1. */
+static int
+conn_handshaken(struct conn *c)
+{
+	if (conn_client_header(c) == -1 || pump_client_read(c) < 0)
+		return -1;
+	return conn_connect(c) == 0 ? 1 : -1;
+}
+
 /* Drive the handshake. Returns 1 when done, 0 while waiting, -1 on error. */
 static int
 conn_handshake(struct conn *c)
@@ -425,11 +456,10 @@ conn_handshake(struct conn *c)
 		c->sk.corked = 0;
 		/* bulk data: up to a ring's worth of records per read(2) */
 		SSL_set_default_read_buffer_len(c->ssl, RING_SLOTS * RECORD_MAX);
-		/* the header first, then what the client has sent already, so
-		 * that the connect knows whether bytes are waiting */
-		if (conn_client_header(c) == -1 || pump_client_read(c) < 0)
-			return -1;
-		return conn_connect(c) == 0 ? 1 : -1;
+		c->hs = SSL_session_reused(c->ssl) ? HS_RESUMED : HS_FULL;
+		if (own_resumption)
+			tls_resume_note(c->ssl);
+		return conn_handshaken(c);
 	}
 	switch (SSL_get_error(c->ssl, r)) {
 	case SSL_ERROR_WANT_READ:
@@ -698,7 +728,7 @@ conn_detach(struct conn *c)
 	int r;
 
 	if (c->ssl == NULL || c->no_detach || !ring_is_empty(&c->down) ||
-	    c->rd_wants_w || c->wr_wants_r || c->c_shut)
+	    c->rd_wants_w || c->wr_wants_r || c->c_shut || c->sk.pre != NULL)
 		return;
 	if ((r = tls_detach(c->ssl, &c->rec)) == 0)
 		return;
@@ -950,6 +980,122 @@ rec_client_write(struct conn *c)
 	return progress;
 }
 
+/* ---------------------------------------------------------------------
+ * Worker: stud's own TLS 1.2 resumption (resume.c).
+ */
+
+/* Read client bytes while more are needed and may come. Returns 1 when
+ * some came, 0 to wait for readability, -1 to close (EOF, error). */
+static int
+resume_read(struct conn *c)
+{
+	int r;
+
+	if (c->c_eof)
+		return -1;
+	if (!c->c_can_r) {
+		c->hs_wants_r = 1;
+		return 0;
+	}
+	if ((r = rx_fill(c)) < 0 || (r == 0 && c->c_eof))
+		return -1;
+	if (r == 0)
+		c->hs_wants_r = 1;
+	return r;
+}
+
+/* Not for resume.c: OpenSSL takes the connection over, bytes read so far
+ * first. Returns like conn_handshake(). */
+static int
+resume_to_openssl(struct conn *c)
+{
+	size_t have = c->rx != NULL ? c->rx_end - c->rx_start : 0;
+	BIO *bio;
+
+	c->resuming = RZ_OFF;
+	if ((bio = sockbio_new(&c->sk, c->sk.fd)) == NULL)
+		return -1;
+	if (have > 0 && sockbio_replay(&c->sk, c->rx + c->rx_start, have) ==
+	    -1) {
+		BIO_free(bio);
+		return -1;
+	}
+	c->sk.drained = !c->c_can_r;
+	c->sk.eof = c->c_eof;
+	if (c->rx != NULL) {
+		ring_pool_put(&rxpool, c->rx);
+		c->rx = NULL;
+		c->rx_start = c->rx_end = 0;
+	}
+	if ((c->ssl = tls_session_new(c->l->ctx, bio, &c->rec)) == NULL)
+		return -1;
+	return conn_handshake(c);
+}
+
+/* The client's ChangeCipherSpec and Finished. */
+static int
+resume_finished(struct conn *c)
+{
+	long n;
+	int r;
+
+	while ((n = resume_client_finished(&c->rec, c->fin, c->rx +
+	    c->rx_start, c->rx_end - c->rx_start)) == 0)
+		if ((r = resume_read(c)) <= 0)
+			return r;
+	if (n < 0) {
+		tls_resume_forget(c->l->ctx, c->sid, c->sidlen);
+		return rec_fail(c, (int)-n);
+	}
+	c->rx_start += (uint32_t)n;
+	c->resuming = RZ_OFF;
+	c->hs = HS_RESUMED_STUD;
+	return conn_handshaken(c);
+}
+
+/* The ClientHello: a session of ours offered as this path can resume it
+ * gets the server's flight; anything else goes to OpenSSL. */
+static int
+resume_hello(struct conn *c)
+{
+	unsigned char flight[RESUME_FLIGHT_MAX];
+	struct resume_hello h;
+	struct resume_session s;
+	long n;
+	int r;
+
+	while ((r = c->rx == NULL ? RESUME_MORE : resume_parse_hello(c->rx +
+	    c->rx_start, c->rx_end - c->rx_start, &h)) == RESUME_MORE)
+		if ((r = resume_read(c)) <= 0)
+			return r;
+	if (r == RESUME_NO || (h.tls13 && c->l->tls13) ||
+	    tls_resume_lookup(h.sid, h.sidlen, &s) == -1)
+		return resume_to_openssl(c);
+	if (s.ems != h.ems || !resume_hello_offers(&h, s.cipher)) {
+		OPENSSL_cleanse(&s, sizeof(s));
+		return resume_to_openssl(c);
+	}
+	n = resume_server_flight(&h, &s, c->l->tls13, &c->rec, flight, c->fin);
+	OPENSSL_cleanse(&s, sizeof(s));
+	if (n < 0 || send(c->sk.fd, flight, (size_t)n, MSG_NOSIGNAL) != n) {
+		c->why = "handshake failed";
+		return -1;
+	}
+	memcpy(c->sid, h.sid, h.sidlen);
+	c->sidlen = (uint8_t)h.sidlen;
+	c->rx_start += (uint32_t)h.reclen;
+	c->resuming = RZ_FINISHED;
+	return resume_finished(c);
+}
+
+/* Drive stud's resumption. Returns like conn_handshake(). */
+static int
+conn_resume(struct conn *c)
+{
+	c->hs_wants_r = c->hs_wants_w = 0;
+	return c->resuming == RZ_HELLO ? resume_hello(c) : resume_finished(c);
+}
+
 /* One pass over every direction. Returns progress (0/1) or -1 to close. */
 static int
 pump_once(struct conn *c)
@@ -999,7 +1145,7 @@ conn_pump(struct conn *c)
 		}
 	}
 	if (c->state == CS_HANDSHAKE) {
-		if ((r = conn_handshake(c)) < 0) {
+		if ((r = c->resuming ? conn_resume(c) : conn_handshake(c)) < 0) {
 			conn_close(c, "handshake failed");
 			return;
 		}
@@ -1075,21 +1221,24 @@ backend_cb(EV_P_ ev_io *w, int revents)
 
 static void
 conn_new(int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
-    SSL_CTX *ctx)
+    const struct listener *l)
 {
 	struct conn *c;
+	BIO *bio = NULL;
 
-	BIO *bio;
-
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (bio = sockbio_new(&c->sk, fd)) == NULL ||
-	    (c->ssl = tls_session_new(ctx, bio, own_records ? &c->rec :
-	    NULL)) == NULL) {
+	/* resume.c reads the ClientHello first; OpenSSL may come later */
+	if ((c = calloc(1, sizeof(*c))) == NULL || (!l->resume &&
+	    ((bio = sockbio_new(&c->sk, fd)) == NULL ||
+	    (c->ssl = tls_session_new(l->ctx, bio, own_records ? &c->rec :
+	    NULL)) == NULL))) {
 		log_warn("out of memory: dropping a connection");
 		free(c);
 		close(fd);
 		return;
 	}
+	c->sk.fd = fd;
+	c->l = l;
+	c->resuming = l->resume ? RZ_HELLO : RZ_OFF;
 	memcpy(&c->peer, peer, peerlen < sizeof(c->peer) ? peerlen :
 	    sizeof(c->peer));
 	c->started = ev_now(EV_DEFAULT);
@@ -1142,7 +1291,7 @@ accept_cb(EV_P_ ev_io *w, int revents)
 		fd = accept4(w->fd, (struct sockaddr *)&peer, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd != -1) {
-			conn_new(fd, &peer, len, l->ctx);
+			conn_new(fd, &peer, len, l);
 			continue;
 		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -1274,10 +1423,17 @@ worker_run(const struct setup *s, int parent_fd)
 		log_err("out of memory");
 		_exit(2);
 	}
+	own_resumption = own_records &&
+	    strcmp(cfg->resumption, "stud") == 0 &&
+	    *cfg->alpn_protos == '\0' &&
+	    strcmp(cfg->client_verify, "none") == 0 &&
+	    !cfg->write_proxy_v2 && !cfg->sni_nomatch_abort;
 	for (nlisteners = 0; nlisteners < s->nfronts; nlisteners++) {
 		struct listener *l = &listeners[nlisteners];
 
 		l->ctx = s->fronts[nlisteners].ctx;
+		l->resume = own_resumption && tls_resume_ready(l->ctx,
+		    &l->tls13);
 		ev_io_init(&l->w, accept_cb, s->fronts[nlisteners].fd,
 		    EV_READ);
 		l->w.data = l;

@@ -26,7 +26,7 @@ FUZZ_OPTS          := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 
 # name, then the stud sources it links, then -max_len
 FUZZERS            := config_file config_cli proxy ebtree ringbuffer record \
-		      aesgcm x25519
+		      aesgcm x25519 resume
 fuzz_config_file_SRCS := configuration.c
 fuzz_config_cli_SRCS  := configuration.c
 fuzz_proxy_SRCS       := proxy.c
@@ -46,6 +46,9 @@ fuzz_aesgcm_MAXLEN    := 17000
 fuzz_x25519_SRCS      := x25519.c
 fuzz_x25519_LIBS      := $(fuzz_record_LIBS)
 fuzz_x25519_MAXLEN    := 64
+fuzz_resume_SRCS      := resume.c record.c aesgcm.c
+fuzz_resume_LIBS      := $(fuzz_record_LIBS)
+fuzz_resume_MAXLEN    := 2048
 # the shsync packet decoder, once it exists
 ifneq ($(wildcard shsync.h),)
 FUZZERS               += shsync

@@ -241,7 +241,9 @@ import re
 
 CONN_RE = re.compile(r"^\S+Z stud\[(\d+)\]: client=([\d.]+):(\d+) "
                      r"backend=([\d.]+):(\d+) in=(\d+) out=(\d+) "
-                     r"duration=(\d+\.\d{3}) close=(.+)$")
+                     r"duration=(\d+\.\d{3}) "
+                     r"handshake=(none|full|resumed|resumed-stud) "
+                     r"close=(.+)$")
 
 
 def _start_logging(start_stud, be_port, log, *extra):
@@ -283,7 +285,8 @@ def test_log_level_2_line_per_connection(start_stud, backend, tmp_path):
     assert (m.group(2), int(m.group(3))) == ("127.0.0.1", client_port)
     assert (m.group(4), int(m.group(5))) == ("127.0.0.1", be.port)
     assert (int(m.group(6)), int(m.group(7))) == (1000, 1000)
-    assert m.group(9) == "done"
+    assert m.group(9) == "full"
+    assert m.group(10) == "done"
     assert s.stderr() == "", "with --log-file nothing goes to stderr"
 
 
@@ -300,7 +303,7 @@ def test_log_level_2_reports_why(start_stud, tmp_path):
     silent.close()
     assert wait_until(lambda: len(_conn_lines(log)) == 2, 5.0), \
         log.read_text()
-    whys = sorted(m.group(9) for m in _conn_lines(log))
+    whys = sorted(m.group(10) for m in _conn_lines(log))
     assert whys == ["backend connect failed", "handshake timeout"], whys
 
 

@@ -2,6 +2,7 @@
 --ticket-key-file, by several stud instances; the shared session cache
 (USE_SHARED_CACHE=1 builds) for TLS 1.2 session-ID resumption."""
 
+import os
 import socket
 import ssl
 import subprocess
@@ -479,3 +480,106 @@ def _free_tcp_port():
     with socket.socket() as t:
         t.bind(("127.0.0.1", 0))
         return t.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------
+# stud's own TLS 1.2 session-ID resumption (--resumption=stud, the default)
+
+def _kinds(log):
+    """The handshake= field of every per-connection log line, in order."""
+    from test_ops import _conn_lines
+    return [m.group(9) for m in _conn_lines(log)]
+
+
+def _echo_exchange(ctx, port, session=None, size=100000):
+    """Send size random bytes through stud to an echo backend and read them
+    back; returns (session, reused)."""
+    data = os.urandom(size)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with ctx.wrap_socket(raw, server_hostname="localhost",
+                         session=session) as s:
+        s.sendall(data)
+        got = b""
+        while len(got) < size:
+            chunk = s.recv(65536)
+            assert chunk, "connection closed early"
+            got += chunk
+        assert got == data, "echoed bytes differ"
+        return s.session, s.session_reused
+
+
+@pytest.mark.parametrize("who,kind", [("stud", "resumed-stud"),
+                                      ("openssl", "resumed")])
+def test_session_id_resumption_by_stud_or_openssl(start_stud, backend,
+                                                  tmp_path, who, kind):
+    """Python's ssl resumes a TLS 1.2 session by ID 10 times, 100 kB echoed
+    intact each time; the log names who resumed it (--log-level=2)."""
+    from test_ops import _start_logging
+    be = backend("echo")
+    log = tmp_path / "stud.log"
+    s = _start_logging(start_stud, be.port, log, "--log-level=2",
+                       "--resumption=%s" % who)
+    ctx = _tls12_ctx()
+    session, reused = _echo_exchange(ctx, s.port)
+    assert not reused
+    for _ in range(10):
+        _, reused = _echo_exchange(ctx, s.port, session)
+        assert reused
+    assert wait_until(lambda: len(_kinds(log)) == 11, 5.0), log.read_text()
+    assert _kinds(log) == ["full"] + [kind] * 10
+
+
+def test_stud_resumption_with_openssl_and_gnutls_clients(start_stud, backend,
+                                                         tmp_path, certs):
+    """openssl s_client (-sess_out, then -sess_in) and gnutls-cli --resume
+    resume TLS 1.2 sessions through stud's own path; the HTTP reply comes
+    back on the resumed connection."""
+    from test_ops import _start_logging
+    be = backend("http")
+    log = tmp_path / "stud.log"
+    s = _start_logging(start_stud, be.port, log, "--log-level=2")
+    sess = tmp_path / "sess.pem"
+    base = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % s.port,
+            "-tls1_2", "-no_ticket", "-ign_eof"]
+    req = b"GET / HTTP/1.0\r\n\r\n"
+    r = subprocess.run(base + ["-sess_out", str(sess)], input=req,
+                       capture_output=True, timeout=20)
+    assert b"New, TLSv1.2" in r.stdout, r.stdout[-2000:]
+    r = subprocess.run(base + ["-sess_in", str(sess)], input=req,
+                       capture_output=True, timeout=20)
+    assert b"Reused, TLSv1.2" in r.stdout, r.stdout[-2000:]
+    assert b"200 OK" in r.stdout
+    r = subprocess.run(["gnutls-cli", "--insecure", "--resume", "--priority",
+                        "NORMAL:-VERS-ALL:+VERS-TLS1.2:%NO_TICKETS",
+                        "-p", str(s.port), "127.0.0.1"], input=b"",
+                       capture_output=True, timeout=30)
+    assert b"This is a resumed session" in r.stdout, r.stdout[-2000:]
+    assert wait_until(lambda: len(_kinds(log)) == 4, 5.0), log.read_text()
+    assert _kinds(log) == ["full", "resumed-stud", "full", "resumed-stud"]
+
+
+@pytest.mark.parametrize("case", ["tickets", "alpn", "tls13-client"])
+def test_resumptions_stud_leaves_to_openssl(start_stud, backend, tmp_path,
+                                            case):
+    """Clients this path does not take still resume, through OpenSSL: a
+    TLS 1.2 client offering a ticket, any client when --alpn-protos is set,
+    a TLS 1.3 client (its own PSK resumption)."""
+    from test_ops import _start_logging
+    be = backend("echo")
+    log = tmp_path / "stud.log"
+    extra = ["--alpn-protos=http/1.1"] if case == "alpn" else []
+    s = _start_logging(start_stud, be.port, log, "--log-level=2", *extra)
+    if case == "tickets":
+        ctx = _ctx(maximum=ssl.TLSVersion.TLSv1_2)
+    elif case == "alpn":
+        ctx = _tls12_ctx()
+        ctx.set_alpn_protocols(["http/1.1"])
+    else:
+        ctx = _ctx()
+    session, _ = _echo_exchange(ctx, s.port)
+    for _ in range(3):
+        _, reused = _echo_exchange(ctx, s.port, session)
+        assert reused
+    assert wait_until(lambda: len(_kinds(log)) == 4, 5.0), log.read_text()
+    assert _kinds(log) == ["full"] + ["resumed"] * 3

@@ -15,6 +15,7 @@
 #include "configuration.h"
 #include "record.h"
 #include "tls.h"
+#include "tls_fixture.h"
 #include "unit.h"
 
 static SSL_CTX		*server_ctx;
@@ -34,28 +35,7 @@ struct link {
 static void
 make_contexts(void)
 {
-	struct stud_config cfg;
-	char err[256];
-	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	X509 *x = X509_new();
-
-	config_init(&cfg);
-	server_ctx = tls_ctx_new(&cfg, err, sizeof(err));
-	CHECK(server_ctx != NULL);
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, key);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-	    (const unsigned char *)"test", -1, -1, 0);
-	X509_set_issuer_name(x, X509_get_subject_name(x));
-	X509_sign(x, key, EVP_sha256());
-	CHECK(SSL_CTX_use_certificate(server_ctx, x) == 1);
-	CHECK(SSL_CTX_use_PrivateKey(server_ctx, key) == 1);
-	X509_free(x);
-	EVP_PKEY_free(key);
-	config_free(&cfg);
+	server_ctx = fixture_server_ctx();
 	client_ctx = SSL_CTX_new(TLS_client_method());
 	SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);
 }

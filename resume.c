@@ -1,0 +1,455 @@
+/* resume.c - stud's own TLS 1.2 session-ID resumption (RFC 5246, 7.3): the
+ * table of resumable sessions, the ClientHello reader, the server's flight
+ * and the check of the client's Finished. No SSL object, no allocation. */
+#define _DEFAULT_SOURCE	/* MAP_ANONYMOUS */
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "record.h"
+#include "resume.h"
+
+#define HS_CLIENT_HELLO		1
+#define HS_SERVER_HELLO		2
+#define HS_FINISHED		20
+#define EXTS_MAX		64	/* more extensions: not for this path */
+#define REC_DECRYPT_ERROR	51
+
+#define EXT_SERVER_NAME		0x0000
+#define EXT_MAX_FRAGMENT	0x0001
+#define EXT_POINT_FORMATS	0x000b
+#define EXT_ALPN		0x0010
+#define EXT_EMS			0x0017
+#define EXT_SESSION_TICKET	0x0023
+#define EXT_PSK			0x0029
+#define EXT_EARLY_DATA		0x002a
+#define EXT_VERSIONS		0x002b
+#define EXT_RENEGOTIATION	0xff01
+#define SCSV_RENEGOTIATION	0x00ff
+#define SCSV_FALLBACK		0x5600
+
+/* ---------------------------------------------------------------------
+ * The table: one slot per session, a sequence number per slot (odd while
+ * a writer fills it), words copied with atomic loads and stores.
+ */
+
+#define SLOT_WORDS	((sizeof(struct resume_session) + 1 + 32 + 7) / 8)
+
+struct slot {
+	uint64_t	seq;
+	uint64_t	w[SLOT_WORDS];	/* idlen, id[32], struct resume_session */
+};
+
+static struct slot	*table;
+static unsigned		 nslots;
+
+int
+resume_table_init(unsigned n, int shared)
+{
+	void *p;
+
+	if (table != NULL)
+		return 0;
+	if (n == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	p = mmap(NULL, (size_t)n * sizeof(struct slot), PROT_READ | PROT_WRITE,
+	    (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	table = p;
+	nslots = n;
+	return 0;
+}
+
+static struct slot *
+slot_of(const unsigned char *id, size_t idlen)
+{
+	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < idlen; i++)
+		h = (h ^ id[i]) * 1099511628211ULL;
+	return &table[h % nslots];
+}
+
+/* Fill one slot's words, unless another writer holds it. */
+static void
+slot_write(struct slot *sl, const uint64_t *w)
+{
+	uint64_t seq = __atomic_load_n(&sl->seq, __ATOMIC_RELAXED);
+	size_t i;
+
+	if ((seq & 1) || !__atomic_compare_exchange_n(&sl->seq, &seq, seq + 1,
+	    0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;		/* another writer is at it: let it win */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (i = 0; i < SLOT_WORDS; i++)
+		__atomic_store_n(&sl->w[i], w[i], __ATOMIC_RELAXED);
+	__atomic_store_n(&sl->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+void
+resume_table_store(const unsigned char *id, size_t idlen,
+    const struct resume_session *s)
+{
+	uint64_t w[SLOT_WORDS];
+	unsigned char *b = (unsigned char *)w;
+
+	if (table == NULL || idlen == 0 || idlen > 32)
+		return;
+	memset(w, 0, sizeof(w));
+	b[0] = (unsigned char)idlen;
+	memcpy(b + 1, id, idlen);
+	memcpy(b + 33, s, sizeof(*s));
+	slot_write(slot_of(id, idlen), w);
+	OPENSSL_cleanse(w, sizeof(w));
+}
+
+int
+resume_table_lookup(const unsigned char *id, size_t idlen, int64_t now,
+    struct resume_session *s)
+{
+	uint64_t w[SLOT_WORDS], seq;
+	const unsigned char *b = (const unsigned char *)w;
+	struct slot *sl;
+	size_t i;
+	int r = -1;
+
+	if (table == NULL || idlen == 0 || idlen > 32)
+		return -1;
+	sl = slot_of(id, idlen);
+	seq = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
+	if (seq & 1)
+		return -1;
+	for (i = 0; i < SLOT_WORDS; i++)
+		w[i] = __atomic_load_n(&sl->w[i], __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&sl->seq, __ATOMIC_RELAXED) == seq &&
+	    b[0] == idlen && CRYPTO_memcmp(b + 1, id, idlen) == 0) {
+		memcpy(s, b + 33, sizeof(*s));
+		r = now > s->expires ? -1 : 0;
+	}
+	OPENSSL_cleanse(w, sizeof(w));
+	return r;
+}
+
+void
+resume_table_forget(const unsigned char *id, size_t idlen)
+{
+	uint64_t w[SLOT_WORDS];
+	struct resume_session s;
+
+	if (resume_table_lookup(id, idlen, INT64_MIN, &s) == -1)
+		return;
+	OPENSSL_cleanse(&s, sizeof(s));
+	memset(w, 0, sizeof(w));
+	slot_write(slot_of(id, idlen), w);
+}
+
+/* ---------------------------------------------------------------------
+ * The ClientHello.
+ */
+
+static inline unsigned
+get16(const unsigned char *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+
+static inline unsigned char *
+put16(unsigned char *p, size_t v)
+{
+	p[0] = (unsigned char)(v >> 8);
+	p[1] = (unsigned char)v;
+	return p + 2;
+}
+
+/* A list of 1-byte-long items in a vector with a 2-byte length (server
+ * names with their type byte, ALPN names): well formed? */
+static int
+names_ok(const unsigned char *p, size_t len, int typed)
+{
+	size_t n;
+
+	if (len < 2 || get16(p) != len - 2)
+		return 0;
+	for (p += 2, len -= 2; len > 0; p += n, len -= n) {
+		if (typed) {
+			if (len < 3 || *p != 0)
+				return 0;
+			n = 3 + get16(p + 1);
+		} else
+			n = 1 + (size_t)*p;
+		if (n == (typed ? 3u : 1u) || n > len)
+			return 0;
+	}
+	return 1;
+}
+
+/* One extension of the hello. Returns 0, or -1 if it is OpenSSL's. */
+static int
+hello_ext(struct resume_hello *h, unsigned type, const unsigned char *p,
+    size_t len)
+{
+	size_t i;
+
+	switch (type) {
+	case EXT_RENEGOTIATION:
+		h->ri = 1;
+		return len == 1 && p[0] == 0 ? 0 : -1;
+	case EXT_EMS:
+		h->ems = 1;
+		return len == 0 ? 0 : -1;
+	case EXT_POINT_FORMATS:
+		h->pf = 1;
+		return len >= 2 && p[0] == len - 1 &&
+		    memchr(p + 1, 0, len - 1) != NULL ? 0 : -1;
+	case EXT_VERSIONS:
+		if (len < 3 || p[0] != len - 1 || (len - 1) % 2 != 0)
+			return -1;
+		for (i = 1; i < len; i += 2)
+			if (get16(p + i) == 0x0304)
+				h->tls13 = 1;
+		for (i = 1; i < len; i += 2)
+			if (get16(p + i) == 0x0303)
+				return 0;
+		return -1;
+	case EXT_SERVER_NAME:
+		return names_ok(p, len, 1) ? 0 : -1;
+	case EXT_ALPN:
+		return names_ok(p, len, 0) ? 0 : -1;
+	case EXT_SESSION_TICKET:
+	case EXT_MAX_FRAGMENT:
+	case EXT_PSK:
+	case EXT_EARLY_DATA:
+		return -1;
+	default:
+		return 0;
+	}
+}
+
+/* The extensions block, p to end. Returns 0 or -1. */
+static int
+hello_exts(struct resume_hello *h, const unsigned char *p,
+    const unsigned char *end)
+{
+	unsigned seen[EXTS_MAX], type;
+	size_t n = 0, i, len;
+
+	if (end - p < 2 || get16(p) != (size_t)(end - p) - 2)
+		return -1;
+	for (p += 2; p < end; p += len) {
+		if (end - p < 4 || n == EXTS_MAX)
+			return -1;
+		type = get16(p);
+		len = get16(p + 2);
+		p += 4;
+		if (len > (size_t)(end - p))
+			return -1;
+		for (i = 0; i < n; i++)
+			if (seen[i] == type)
+				return -1;
+		seen[n++] = type;
+		if (hello_ext(h, type, p, len) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+resume_parse_hello(const unsigned char *buf, size_t len,
+    struct resume_hello *h)
+{
+	const unsigned char *p, *end;
+	size_t rl, n, i;
+	unsigned cs;
+
+	memset(h, 0, sizeof(*h));
+	if (len >= 1 && buf[0] != 22)
+		return RESUME_NO;
+	if (len < 5)
+		return RESUME_MORE;
+	rl = get16(buf + 3);
+	if (buf[1] != 3 || rl < 4 || rl > REC_PLAIN_MAX)
+		return RESUME_NO;
+	if (len < 5 + rl)
+		return RESUME_MORE;
+	p = buf + 5;
+	end = p + rl;
+	/* one ClientHello, alone in its record and in the bytes read */
+	if (len != 5 + rl || p[0] != HS_CLIENT_HELLO ||
+	    ((size_t)p[1] << 16 | (size_t)get16(p + 2)) != rl - 4)
+		return RESUME_NO;
+	h->msg = p;
+	h->msglen = rl;
+	h->reclen = 5 + rl;
+	p += 4;
+	if (end - p < 2 + 32 + 1 || get16(p) < 0x0303)
+		return RESUME_NO;
+	h->random = p + 2;
+	p += 34;
+	n = *p++;
+	if (n == 0 || n > 32 || (size_t)(end - p) < n + 2)
+		return RESUME_NO;
+	h->sid = p;
+	h->sidlen = n;
+	p += n;
+	n = get16(p);
+	p += 2;
+	if (n < 2 || n % 2 != 0 || (size_t)(end - p) < n + 1)
+		return RESUME_NO;
+	h->suites = p;
+	h->suiteslen = n;
+	for (i = 0; i < n; i += 2) {
+		cs = get16(p + i);
+		if (cs == SCSV_FALLBACK)
+			return RESUME_NO;
+		if (cs == SCSV_RENEGOTIATION)
+			h->ri = 1;
+	}
+	p += n;
+	n = *p++;
+	if (n == 0 || (size_t)(end - p) < n || memchr(p, 0, n) == NULL)
+		return RESUME_NO;
+	p += n;
+	if (p < end && hello_exts(h, p, end) == -1)
+		return RESUME_NO;
+	return RESUME_OK;
+}
+
+int
+resume_hello_offers(const struct resume_hello *h, unsigned cipher)
+{
+	size_t i;
+
+	for (i = 0; i < h->suiteslen; i += 2)
+		if (get16(h->suites + i) == cipher)
+			return 1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * The server's flight and the client's Finished.
+ */
+
+static int
+ecc_suite(unsigned cipher)
+{
+	return (cipher >> 8) == 0xc0 || cipher == 0xcca8 || cipher == 0xcca9;
+}
+
+/* ServerHello at sh; returns its length, or 0. */
+static size_t
+server_hello(const struct resume_hello *h, const struct resume_session *s,
+    int downgrade, unsigned char *sh)
+{
+	unsigned char *p = sh + 4, *exts;
+
+	*p++ = 3;
+	*p++ = 3;
+	if (RAND_bytes(p, 32) != 1)
+		return 0;
+	if (downgrade)
+		memcpy(p + 24, "DOWNGRD\001", 8);
+	p += 32;
+	*p++ = (unsigned char)h->sidlen;
+	memcpy(p, h->sid, h->sidlen);
+	p = put16(p + h->sidlen, s->cipher);
+	*p++ = 0;			/* null compression */
+	exts = p + 2;
+	p = exts;
+	if (h->ri) {			/* RFC 5746: empty renegotiation_info */
+		p = put16(put16(p, EXT_RENEGOTIATION), 1);
+		*p++ = 0;
+	}
+	if (s->ems)
+		p = put16(put16(p, EXT_EMS), 0);
+	if (h->pf && ecc_suite(s->cipher)) {	/* uncompressed only */
+		p = put16(put16(p, EXT_POINT_FORMATS), 2);
+		*p++ = 1;
+		*p++ = 0;
+	}
+	if (p > exts)
+		put16(exts - 2, (size_t)(p - exts));
+	else
+		p -= 2;
+	sh[0] = HS_SERVER_HELLO;
+	sh[1] = 0;
+	put16(sh + 2, (size_t)(p - sh) - 4);
+	return (size_t)(p - sh);
+}
+
+long
+resume_server_flight(const struct resume_hello *h,
+    const struct resume_session *s, int downgrade, struct rec_state *rs,
+    unsigned char *out, unsigned char fin[12])
+{
+	static const unsigned char ccs[6] = { REC_CHANGE_CIPHER_SPEC, 3, 3,
+	    0, 1, 1 };
+	unsigned char hash[48], sf[16], *rec;
+	size_t shlen;
+	long n;
+
+	if ((shlen = server_hello(h, s, downgrade, out + 5)) == 0)
+		return -1;
+	out[0] = REC_HANDSHAKE;
+	out[1] = out[2] = 3;
+	put16(out + 3, shlen);
+	memcpy(out + 5 + shlen, ccs, sizeof(ccs));
+	rec = out + 5 + shlen + sizeof(ccs);
+	rs->rd.seq = rs->wr.seq = 0;
+	sf[0] = HS_FINISHED;
+	sf[1] = sf[2] = 0;
+	sf[3] = 12;
+	if (rec_start12(rs, s->aead, s->sha384, s->master, h->random,
+	    out + 5 + 6) == -1 ||
+	    rec_transcript(s->sha384, h->msg, h->msglen, out + 5, shlen, NULL,
+	    0, hash) == -1 ||
+	    rec_finished12(s->sha384, s->master, "server finished", hash,
+	    sf + 4) == -1 ||
+	    rec_transcript(s->sha384, h->msg, h->msglen, out + 5, shlen, sf,
+	    sizeof(sf), hash) == -1 ||
+	    rec_finished12(s->sha384, s->master, "client finished", hash,
+	    fin) == -1)
+		return -1;
+	memcpy(rec + rec_head_len(rs), sf, sizeof(sf));
+	if ((n = rec_seal(rs, REC_HANDSHAKE, rec, sizeof(sf))) < 0)
+		return -1;
+	return (long)(rec - out) + n;
+}
+
+long
+resume_client_finished(struct rec_state *rs, const unsigned char fin[12],
+    const unsigned char *buf, size_t len)
+{
+	/* the Finished record: header, explicit nonce, message, tag */
+	size_t want = rec_head_len(rs) + 16 + 16;
+	unsigned char msg[32];
+	unsigned type;
+	long ccs, n, m;
+
+	if ((ccs = rec_frame(buf, len)) <= 0)
+		return ccs;
+	if (buf[0] != REC_CHANGE_CIPHER_SPEC || ccs != 6 || buf[5] != 1)
+		return -REC_UNEXPECTED_MESSAGE;
+	if ((n = rec_frame(buf + 6, len - 6)) <= 0)
+		return n;
+	if (buf[6] != REC_HANDSHAKE)
+		return -REC_UNEXPECTED_MESSAGE;
+	if ((size_t)n != want)
+		return -REC_DECODE_ERROR;
+	if ((m = rec_open(rs, buf + 6, (size_t)n, msg, &type)) < 0)
+		return m;
+	if (m != 16 || msg[0] != HS_FINISHED || msg[1] != 0 || msg[2] != 0 ||
+	    msg[3] != 12)
+		return -REC_DECODE_ERROR;
+	if (CRYPTO_memcmp(msg + 4, fin, 12) != 0)
+		return -REC_DECRYPT_ERROR;
+	return 6 + n;
+}

@@ -1,0 +1,45 @@
+/* tls_fixture.h - for the unit tests that drive stud's TLS code with a real
+ * OpenSSL client: stud's server context (tls_ctx_new() with the default
+ * configuration) holding a fresh self-signed P-256 certificate. */
+#ifndef STUD_TLS_FIXTURE_H
+#define STUD_TLS_FIXTURE_H
+
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "configuration.h"
+#include "tls.h"
+#include "unit.h"
+
+/* The server context, or NULL (a failed check). */
+static inline SSL_CTX *
+fixture_server_ctx(void)
+{
+	struct stud_config cfg;
+	char err[256];
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509 *x = X509_new();
+	SSL_CTX *ctx;
+
+	config_init(&cfg);
+	ctx = tls_ctx_new(&cfg, err, sizeof(err));
+	CHECK(ctx != NULL);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)"test", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_sign(x, key, EVP_sha256());
+	CHECK(ctx != NULL && SSL_CTX_use_certificate(ctx, x) == 1);
+	CHECK(ctx != NULL && SSL_CTX_use_PrivateKey(ctx, key) == 1);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	config_free(&cfg);
+	return ctx;
+}
+
+#endif /* STUD_TLS_FIXTURE_H */
