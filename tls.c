@@ -63,7 +63,6 @@ static int			 engine_ciphers;	/* a legacy -e engine
 static EVP_CIPHER		*ticket_cipher;
 static int			 resume_on;	/* resume.c's table is made */
 
-static void	resume_removed(SSL_CTX *ctx, SSL_SESSION *sess);
 
 #ifdef USE_SHARED_CACHE
 /* Room for one serialised session in the shared cache: a TLS 1.2 session
@@ -134,7 +133,7 @@ shared_remove_cb(SSL_CTX *ctx, SSL_SESSION *sess)
 	(void)ctx;
 	id = SSL_SESSION_get_id(sess, &idlen);
 	shctx_remove(shared_cache, id, idlen);
-	resume_removed(ctx, sess);
+	resume_table_forget(id, idlen);
 }
 
 /* Make the cache once, before any fork; it outlives reloads. */
@@ -172,7 +171,10 @@ tls_setup_session_cache(SSL_CTX *ctx, const struct stud_config *cfg,
 		    "with the shared session cache (make USE_SHARED_CACHE=1)");
 		return -1;
 	}
-	SSL_CTX_sess_set_remove_cb(ctx, resume_removed);
+	/* no remove callback (OpenSSL would then keep every TLS 1.3 session
+	 * in its cache too: 1 KiB more per connection): the worker forgets
+	 * the session of a failed handshake itself (tls_resume_failed()) */
+	(void)ctx;
 	return 0;
 }
 
@@ -785,14 +787,15 @@ tls_resume_lookup(const unsigned char *id, size_t idlen,
 	return 0;
 }
 
-/* OpenSSL dropped a session (expired, evicted, or a fatal alert). */
-static void
-resume_removed(SSL_CTX *ctx, SSL_SESSION *sess)
+void
+tls_resume_failed(SSL *ssl)
 {
+	SSL_SESSION *sess = SSL_get_session(ssl);
 	const unsigned char *id;
 	unsigned int idlen;
 
-	(void)ctx;
+	if (!resume_on || sess == NULL)
+		return;
 	id = SSL_SESSION_get_id(sess, &idlen);
 	resume_table_forget(id, idlen);
 }

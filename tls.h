@@ -72,6 +72,10 @@ struct resume_session;
 int	tls_resume_lookup(const unsigned char *id, size_t idlen,
 	    struct resume_session *s);
 
+/* OpenSSL's handshake failed: forget its session in resume.c's table
+ * too, as OpenSSL does in its cache after a fatal alert. */
+void	tls_resume_failed(SSL *ssl);
+
 /* A resumption of session id failed: forget the session in resume.c's
  * table and in OpenSSL's cache (RFC 5246, 7.2.2), ctx being the one the
  * client connected to. */

@@ -139,8 +139,6 @@ static void	conn_detach(struct conn *c);
 static int	rec_client_read(struct conn *c);
 static int	rec_client_write(struct conn *c);
 static int	rec_control(struct conn *c);
-static int	conn_handshake(struct conn *c);
-static int	conn_handshaken(struct conn *c);
 
 /* Start (on) or stop accepting on every frontend. */
 static void
@@ -472,6 +470,8 @@ conn_handshake(struct conn *c)
 		return 0;
 	default:
 		ERR_clear_error();
+		if (own_resumption)
+			tls_resume_failed(c->ssl);
 		return -1;
 	}
 }
@@ -813,6 +813,17 @@ rec_take(struct conn *c)
 	return r < 0 ? r : 1;
 }
 
+/* Give an emptied read buffer back to the pool. */
+static void
+rx_release_empty(struct conn *c)
+{
+	if (c->rx != NULL && c->rx_start == c->rx_end) {
+		ring_pool_put(&rxpool, c->rx);
+		c->rx = NULL;
+		c->rx_start = c->rx_end = 0;
+	}
+}
+
 /* Read client bytes after those not yet opened (a partial record moves to
  * the front first). Returns 1 if some came, 0 if none (drained or EOF),
  * -1 on error. */
@@ -881,11 +892,7 @@ rec_client_read(struct conn *c)
 			break;
 		}
 	}
-	if (c->rx != NULL && c->rx_start == c->rx_end) {
-		ring_pool_put(&rxpool, c->rx);
-		c->rx = NULL;
-		c->rx_start = c->rx_end = 0;
-	}
+	rx_release_empty(c);
 	return progress;
 }
 
@@ -989,18 +996,17 @@ rec_client_write(struct conn *c)
 static int
 resume_read(struct conn *c)
 {
-	int r;
+	int r = 0;
 
-	if (c->c_eof)
+	if (c->c_eof || (c->c_can_r && (r = rx_fill(c)) < 0) ||
+	    (r == 0 && c->c_eof))
 		return -1;
-	if (!c->c_can_r) {
+	if (r == 0) {
+		/* no buffer held while waiting: a burst of connections that
+		 * have not sent their hello yet costs no memory */
+		rx_release_empty(c);
 		c->hs_wants_r = 1;
-		return 0;
 	}
-	if ((r = rx_fill(c)) < 0 || (r == 0 && c->c_eof))
-		return -1;
-	if (r == 0)
-		c->hs_wants_r = 1;
 	return r;
 }
 

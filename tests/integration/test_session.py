@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from harness import run_stud_expect_failure, wait_until
+from harness import http_get, run_stud_expect_failure, wait_until
 
 ATTEMPTS = 40
 
@@ -583,3 +583,38 @@ def test_resumptions_stud_leaves_to_openssl(start_stud, backend, tmp_path,
         assert reused
     assert wait_until(lambda: len(_kinds(log)) == 4, 5.0), log.read_text()
     assert _kinds(log) == ["full"] + ["resumed"] * 3
+
+
+def _data_kib(pid):
+    """The worker's heap and anonymous mappings, touched or not."""
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmData:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_silent_connections_hold_no_read_buffer(start_stud, backend):
+    """stud reads each ClientHello itself first (for its own resumption),
+    but a connection that has sent nothing yet holds no read buffer: 400
+    silent connections grow the worker's data by far less than 400 buffers
+    of 64 KiB (26 MB), and they still get served once they speak."""
+    be = backend("http")
+    s = start_stud(be.port)
+    (worker,) = s.wait_workers(1)
+    http_get(s.port)			# warm up: pools, caches
+    before = _data_kib(worker)
+    socks = [socket.create_connection(("127.0.0.1", s.port), timeout=10)
+             for _ in range(400)]
+    try:
+        assert wait_until(lambda: len(os.listdir(
+            "/proc/%d/fd" % worker)) >= 400, 5.0)
+        grown = _data_kib(worker) - before
+        print("worker data grew %d KiB for 400 silent connections" % grown)
+        assert grown < 6000, grown
+        ctx = _tls12_ctx()
+        with ctx.wrap_socket(socks[0], server_hostname="localhost") as t:
+            t.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            assert b"200 OK" in t.recv(65536)
+    finally:
+        for c in socks:
+            c.close()

@@ -201,7 +201,8 @@ test_suites(void)
 }
 
 /* A Finished that does not verify fails, and the session is gone from
- * resume.c's table and from OpenSSL's cache. */
+ * resume.c's table and from OpenSSL's cache; a handshake OpenSSL failed
+ * takes its session out of the table. */
 static void
 test_tampered_finished(void)
 {
@@ -210,6 +211,7 @@ test_tampered_finished(void)
 	struct resume_session s;
 	const unsigned char *id;
 	unsigned int idlen;
+	SSL *ssl;
 
 	CHECK(resume(sess, suite, 0, 1) < 0);
 	id = SSL_SESSION_get_id(sess, &idlen);
@@ -221,6 +223,16 @@ test_tampered_finished(void)
 	/* the same check on a session not forgotten: OpenSSL has it */
 	sess = full_handshake(suite, 0);
 	CHECK(SSL_CTX_remove_session(server_ctx, sess) == 1);
+	SSL_SESSION_free(sess);
+	/* a handshake OpenSSL failed: its session leaves the table too */
+	sess = full_handshake(suite, 0);
+	id = SSL_SESSION_get_id(sess, &idlen);
+	CHECK(tls_resume_lookup(id, idlen, &s) == 0);
+	ssl = SSL_new(server_ctx);
+	CHECK(SSL_set_session(ssl, sess) == 1);
+	tls_resume_failed(ssl);
+	CHECK(tls_resume_lookup(id, idlen, &s) == -1);
+	SSL_free(ssl);
 	SSL_SESSION_free(sess);
 }
 
