@@ -27,7 +27,7 @@ LDLIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lev -lssl
 
 SHCTX_SRCS := shctx.c ebtree/ebtree.c ebtree/ebmbtree.c
 SRCS      := stud.c worker.c configuration.c ringbuffer.c sockbio.c tls.c record.c \
-	     aesgcm.c certs.c log.c proxy.c daemon.c provider.c x25519.c resume.c
+	     aesgcm.c certs.c log.c proxy.c daemon.c provider.c x25519.c resume.c kdf.c
 ifeq ($(USE_SHARED_CACHE),1)
 VARIANT   ?= shared
 DEFS      += -DUSE_SHARED_CACHE -pthread
@@ -97,7 +97,8 @@ run: deps-run
 # --- tests ------------------------------------------------------------
 UNIT_TESTS := build/tests/test_ringbuffer build/tests/test_ebtree build/tests/test_proxy \
 	      build/tests/test_shctx build/tests/test_shsync build/tests/test_record \
-	      build/tests/test_aesgcm build/tests/test_x25519 build/tests/test_resume
+	      build/tests/test_aesgcm build/tests/test_x25519 build/tests/test_resume \
+	      build/tests/test_kdf
 UNIT_CFLAGS = -std=c11 $(WARN) -O1 -g -fsanitize=address,undefined \
 	      -fno-sanitize-recover=all -I.
 EBTREE_SRCS := ebtree/ebtree.c ebtree/ebmbtree.c
@@ -118,7 +119,7 @@ build/tests/test_shsync: tests/unit/test_shsync.c shsync.c shsync.h tests/unit/u
 	@mkdir -p build/tests
 	$(CC) $(UNIT_CFLAGS) -o $@ $< shsync.c -lcrypto
 
-RECORD_TEST_SRCS := record.c aesgcm.c tls.c configuration.c provider.c x25519.c resume.c
+RECORD_TEST_SRCS := record.c aesgcm.c tls.c configuration.c provider.c x25519.c resume.c kdf.c
 build/tests/test_record: tests/unit/test_record.c $(RECORD_TEST_SRCS) record.h aesgcm.h tls.h configuration.h tests/unit/unit.h tests/unit/tls_fixture.h
 	@mkdir -p build/tests
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(RECORD_TEST_SRCS) $(LDLIBS)
@@ -131,9 +132,13 @@ build/tests/test_aesgcm: tests/unit/test_aesgcm.c aesgcm.c aesgcm.h tests/unit/u
 	@mkdir -p build/tests
 	$(CC) $(UNIT_CFLAGS) -o $@ $< aesgcm.c $(LDLIBS)
 
-build/tests/test_x25519: tests/unit/test_x25519.c x25519.c x25519.h provider.c provider.h tests/unit/unit.h
+build/tests/test_kdf: tests/unit/test_kdf.c kdf.c kdf.h provider.c provider.h x25519.c tests/unit/unit.h
 	@mkdir -p build/tests
-	$(CC) $(UNIT_CFLAGS) -o $@ $< x25519.c provider.c $(LDLIBS)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< kdf.c provider.c x25519.c $(LDLIBS)
+
+build/tests/test_x25519: tests/unit/test_x25519.c x25519.c x25519.h provider.c provider.h kdf.c kdf.h tests/unit/unit.h
+	@mkdir -p build/tests
+	$(CC) $(UNIT_CFLAGS) -o $@ $< x25519.c provider.c kdf.c $(LDLIBS)
 
 # Constant time: built like stud (no sanitizer: the compiler decides), run
 # under valgrind with the private keys marked undefined.

@@ -148,9 +148,10 @@ static const struct opt opts[] = {
 	  "--record-layer=stud, and not with --alpn-protos, --client-verify, "
 	  "--write-proxy-v2 or --sni-nomatch-abort) or openssl", 0 },
 	{ "x25519", 0, OPT_STR, F(x25519), "stud", 0, 0, "WHO", NULL,
-	  "Who computes X25519 key exchanges: stud (its own code: a key "
-	  "pair costs a third of OpenSSL 3.0's) or openssl (e.g. for a FIPS "
-	  "provider)", 0 },
+	  "Who computes X25519 key exchanges and the TLS 1.3 and 1.2 key "
+	  "derivations: stud (its own OpenSSL provider: a key pair costs a "
+	  "third of OpenSSL 3.0's, a derivation a quarter) or openssl (e.g. "
+	  "for a FIPS provider)", 0 },
 	{ "upload-coalesce", 0, OPT_LONG, F(upload_coalesce), "1000", 0,
 	  1000000, "USEC", NULL, "While a client streams records to stud "
 	  "(--record-layer=stud), wake for it only once 128 KiB are waiting "

@@ -1,6 +1,8 @@
-/* provider.c - stud's OpenSSL provider: X25519 key management and key
- * exchange on x25519.c, which TLS contexts prefer (provider_propq()) over
- * OpenSSL 3.0's, whose key generation costs three times as much. */
+/* provider.c - stud's OpenSSL provider, which TLS contexts prefer
+ * (provider_propq()) over OpenSSL 3.0's: X25519 key management and key
+ * exchange on x25519.c (OpenSSL's key generation costs three times as much)
+ * and TLS 1.3's and TLS 1.2's key derivations on kdf.c (OpenSSL builds a
+ * MAC and fetches a digest for each of the twenty of a TLS 1.3 handshake). */
 #include <string.h>
 #include <strings.h>
 
@@ -8,11 +10,13 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/prov_ssl.h>
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 
+#include "kdf.h"
 #include "provider.h"
 #include "x25519.h"
 
@@ -431,6 +435,353 @@ static const OSSL_DISPATCH keyexch_fns[] = {
 	{ 0, NULL }
 };
 
+/* --- key derivation: TLS13-KDF and TLS1-PRF ------------------------------
+ * With SHA-256 or SHA-384 (every TLS 1.2 AEAD suite and TLS 1.3 suite) kdf.c
+ * computes them; with any other digest (TLS 1.0's MD5-SHA1) the context
+ * hands everything to OpenSSL's own implementation. libssl gives every
+ * parameter with each derivation, as these contexts expect. */
+
+#define SECRET_MAX	1024	/* an FFDHE8192 shared secret */
+#define SEED_MAX	512
+
+struct kdfctx {
+	int		 tls13;		/* TLS13-KDF, else TLS1-PRF */
+	int		 sha384;	/* -1 until a digest is set */
+	int		 mode;		/* TLS13-KDF: EVP_KDF_HKDF_MODE_* */
+	EVP_KDF_CTX	*fwd;		/* OpenSSL's, for another digest */
+	size_t		 keylen, saltlen, plen, llen, dlen, seedlen;
+	unsigned	 has_key:1;
+	unsigned	 has_salt:1;
+	unsigned char	 key[SECRET_MAX];	/* TLS1-PRF: the secret */
+	unsigned char	 salt[KDF_HASH_MAX];
+	unsigned char	 prefix[16];
+	unsigned char	 label[255];
+	unsigned char	 data[255];
+	unsigned char	 seed[SEED_MAX];
+};
+
+static void *
+kdf_new(int tls13)
+{
+	struct kdfctx *c = OPENSSL_zalloc(sizeof(*c));
+
+	if (c != NULL) {
+		c->tls13 = tls13;
+		c->sha384 = -1;
+	}
+	return c;
+}
+
+static void *
+kdf13_new(void *provctx)
+{
+	(void)provctx;
+	return kdf_new(1);
+}
+
+static void *
+prf12_new(void *provctx)
+{
+	(void)provctx;
+	return kdf_new(0);
+}
+
+static void
+kdf_free(void *vc)
+{
+	struct kdfctx *c = vc;
+
+	if (c != NULL)
+		EVP_KDF_CTX_free(c->fwd);
+	OPENSSL_clear_free(c, sizeof(*c));
+}
+
+static void
+kdf_reset(void *vc)
+{
+	struct kdfctx *c = vc;
+	int tls13 = c->tls13;
+
+	EVP_KDF_CTX_free(c->fwd);
+	OPENSSL_cleanse(c, sizeof(*c));
+	c->tls13 = tls13;
+	c->sha384 = -1;
+}
+
+static void *
+kdf_dup(void *vc)
+{
+	const struct kdfctx *c = vc;
+	struct kdfctx *d = OPENSSL_malloc(sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	memcpy(d, c, sizeof(*d));
+	if (c->fwd != NULL && (d->fwd = EVP_KDF_CTX_dup(c->fwd)) == NULL) {
+		OPENSSL_clear_free(d, sizeof(*d));
+		return NULL;
+	}
+	return d;
+}
+
+/* Copy an octet string parameter into buf (room bytes). */
+static int
+get_octets(const OSSL_PARAM *p, unsigned char *buf, size_t room,
+    size_t *len)
+{
+	if (p->data_type != OSSL_PARAM_OCTET_STRING || p->data_size > room)
+		return 0;
+	if (p->data_size > 0)
+		memcpy(buf, p->data, p->data_size);
+	*len = p->data_size;
+	return 1;
+}
+
+/* 0 for SHA-256, 1 for SHA-384, -1 for another digest. */
+static int
+digest_kind(const char *name)
+{
+	if (strcasecmp(name, "SHA256") == 0 ||
+	    strcasecmp(name, "SHA2-256") == 0)
+		return 0;
+	if (strcasecmp(name, "SHA384") == 0 ||
+	    strcasecmp(name, "SHA2-384") == 0)
+		return 1;
+	return -1;
+}
+
+/* Hand the context over to OpenSSL's implementation (another digest). */
+static int
+kdf_forward(struct kdfctx *c)
+{
+	EVP_KDF *k;
+
+	if (c->fwd != NULL)
+		return 1;
+	k = EVP_KDF_fetch(NULL, c->tls13 ? OSSL_KDF_NAME_TLS1_3_KDF :
+	    OSSL_KDF_NAME_TLS1_PRF, "provider=default");
+	c->fwd = EVP_KDF_CTX_new(k);
+	EVP_KDF_free(k);
+	return c->fwd != NULL;
+}
+
+static int
+kdf_mode(const OSSL_PARAM *p, int *mode)
+{
+	if (p->data_type != OSSL_PARAM_UTF8_STRING)
+		return OSSL_PARAM_get_int(p, mode);
+	if (strcasecmp(p->data, "EXTRACT_AND_EXPAND") == 0)
+		*mode = EVP_KDF_HKDF_MODE_EXTRACT_AND_EXPAND;
+	else if (strcasecmp(p->data, "EXTRACT_ONLY") == 0)
+		*mode = EVP_KDF_HKDF_MODE_EXTRACT_ONLY;
+	else if (strcasecmp(p->data, "EXPAND_ONLY") == 0)
+		*mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+	else
+		return 0;
+	return 1;
+}
+
+/* TLS1-PRF: every "seed" parameter, concatenated, replaces the seed. */
+static int
+prf12_seeds(struct kdfctx *c, const OSSL_PARAM *params)
+{
+	const OSSL_PARAM *p = OSSL_PARAM_locate_const(params,
+	    OSSL_KDF_PARAM_SEED);
+	size_t n;
+
+	if (p == NULL)
+		return 1;
+	c->seedlen = 0;
+	for (; p != NULL; p = OSSL_PARAM_locate_const(p + 1,
+	    OSSL_KDF_PARAM_SEED)) {
+		if (!get_octets(p, c->seed + c->seedlen, SEED_MAX - c->seedlen,
+		    &n))
+			return 0;
+		c->seedlen += n;
+	}
+	return 1;
+}
+
+static int
+kdf_set(void *vc, const OSSL_PARAM params[])
+{
+	struct kdfctx *c = vc;
+	const OSSL_PARAM *p;
+	int ok = 1;
+
+	if (params == NULL)
+		return 1;
+	if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_DIGEST)) !=
+	    NULL) {
+		if (p->data_type != OSSL_PARAM_UTF8_STRING)
+			return 0;
+		if ((c->sha384 = digest_kind(p->data)) == -1 &&
+		    !kdf_forward(c))
+			return 0;
+	}
+	if (c->fwd != NULL)
+		return EVP_KDF_CTX_set_params(c->fwd, params);
+	if ((p = OSSL_PARAM_locate_const(params, c->tls13 ?
+	    OSSL_KDF_PARAM_KEY : OSSL_KDF_PARAM_SECRET)) != NULL) {
+		ok &= get_octets(p, c->key, sizeof(c->key), &c->keylen);
+		c->has_key = 1;
+	}
+	if (!c->tls13)
+		return ok && prf12_seeds(c, params);
+	if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_MODE)) != NULL)
+		ok &= kdf_mode(p, &c->mode);
+	if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_SALT)) != NULL) {
+		ok &= get_octets(p, c->salt, sizeof(c->salt), &c->saltlen);
+		c->has_salt = 1;
+	}
+	if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_PREFIX)) !=
+	    NULL)
+		ok &= get_octets(p, c->prefix, sizeof(c->prefix), &c->plen);
+	if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_LABEL)) != NULL)
+		ok &= get_octets(p, c->label, sizeof(c->label), &c->llen);
+	if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_DATA)) != NULL)
+		ok &= get_octets(p, c->data, sizeof(c->data), &c->dlen);
+	return ok;
+}
+
+/* TLS13-KDF's extract: HKDF-Extract(salt', key or zeros), where salt' is
+ * nothing for the early secret, else Derive-Secret(salt, label, "") (RFC
+ * 8446, 7.1: the "derived" step). */
+static int
+kdf13_extract(struct kdfctx *c, unsigned char *out, size_t len)
+{
+	static const unsigned char zeros[KDF_HASH_MAX];
+	unsigned char empty[KDF_HASH_MAX], salt[KDF_HASH_MAX];
+	size_t hl = kdf_hash_len(c->sha384);
+	int r;
+
+	if (len != hl)
+		return 0;
+	if (!c->has_salt)
+		r = kdf_extract(c->sha384, NULL, 0, c->has_key ? c->key :
+		    zeros, c->has_key ? c->keylen : hl, out);
+	else
+		r = kdf_hash(c->sha384, NULL, 0, NULL, 0, NULL, 0, empty) ||
+		    kdf_expand_label(c->sha384, c->salt, c->saltlen,
+		    c->prefix, c->plen, c->label, c->llen, empty, hl, salt,
+		    hl) ||
+		    kdf_extract(c->sha384, salt, hl, c->has_key ? c->key :
+		    zeros, c->has_key ? c->keylen : hl, out);
+	OPENSSL_cleanse(salt, sizeof(salt));
+	return r == 0;
+}
+
+static int
+kdf_derive(void *vc, unsigned char *out, size_t len, const OSSL_PARAM params[])
+{
+	struct kdfctx *c = vc;
+
+	if (!kdf_set(c, params))
+		return 0;
+	if (c->fwd != NULL)
+		return EVP_KDF_derive(c->fwd, out, len, NULL);
+	if (c->sha384 == -1 || len == 0)
+		return 0;
+	if (!c->tls13)
+		return c->has_key && kdf_prf12(c->sha384, c->key, c->keylen,
+		    c->seed, c->seedlen, out, len) == 0;
+	switch (c->mode) {
+	case EVP_KDF_HKDF_MODE_EXTRACT_ONLY:
+		return kdf13_extract(c, out, len);
+	case EVP_KDF_HKDF_MODE_EXPAND_ONLY:
+		return c->has_key && kdf_expand_label(c->sha384, c->key,
+		    c->keylen, c->prefix, c->plen, c->label, c->llen, c->data,
+		    c->dlen, out, len) == 0;
+	default:
+		return 0;
+	}
+}
+
+static int
+kdf_get(void *vc, OSSL_PARAM params[])
+{
+	struct kdfctx *c = vc;
+	OSSL_PARAM *p;
+	size_t size = SIZE_MAX;
+
+	if (c->fwd != NULL)
+		return EVP_KDF_CTX_get_params(c->fwd, params);
+	if ((p = OSSL_PARAM_locate(params, OSSL_KDF_PARAM_SIZE)) == NULL)
+		return -2;
+	if (c->tls13 && c->mode == EVP_KDF_HKDF_MODE_EXTRACT_ONLY) {
+		if (c->sha384 == -1)
+			return 0;
+		size = kdf_hash_len(c->sha384);
+	}
+	return OSSL_PARAM_set_size_t(p, size);
+}
+
+static const OSSL_PARAM *
+kdf13_settable(void *vc, void *provctx)
+{
+	static const OSSL_PARAM t[] = {
+		OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_PROPERTIES, NULL, 0),
+		OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_DIGEST, NULL, 0),
+		OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_MODE, NULL, 0),
+		OSSL_PARAM_int(OSSL_KDF_PARAM_MODE, NULL),
+		OSSL_PARAM_octet_string(OSSL_KDF_PARAM_KEY, NULL, 0),
+		OSSL_PARAM_octet_string(OSSL_KDF_PARAM_SALT, NULL, 0),
+		OSSL_PARAM_octet_string(OSSL_KDF_PARAM_PREFIX, NULL, 0),
+		OSSL_PARAM_octet_string(OSSL_KDF_PARAM_LABEL, NULL, 0),
+		OSSL_PARAM_octet_string(OSSL_KDF_PARAM_DATA, NULL, 0),
+		OSSL_PARAM_END
+	};
+
+	(void)vc;
+	(void)provctx;
+	return t;
+}
+
+static const OSSL_PARAM *
+prf12_settable(void *vc, void *provctx)
+{
+	static const OSSL_PARAM t[] = {
+		OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_PROPERTIES, NULL, 0),
+		OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_DIGEST, NULL, 0),
+		OSSL_PARAM_octet_string(OSSL_KDF_PARAM_SECRET, NULL, 0),
+		OSSL_PARAM_octet_string(OSSL_KDF_PARAM_SEED, NULL, 0),
+		OSSL_PARAM_END
+	};
+
+	(void)vc;
+	(void)provctx;
+	return t;
+}
+
+static const OSSL_PARAM *
+kdf_gettable(void *vc, void *provctx)
+{
+	static const OSSL_PARAM t[] = {
+		OSSL_PARAM_size_t(OSSL_KDF_PARAM_SIZE, NULL),
+		OSSL_PARAM_END
+	};
+
+	(void)vc;
+	(void)provctx;
+	return t;
+}
+
+#define KDF_FNS(newfn, settable) {					\
+	{ OSSL_FUNC_KDF_NEWCTX, (fn)(newfn) },				\
+	{ OSSL_FUNC_KDF_DUPCTX, (fn)kdf_dup },				\
+	{ OSSL_FUNC_KDF_FREECTX, (fn)kdf_free },			\
+	{ OSSL_FUNC_KDF_RESET, (fn)kdf_reset },				\
+	{ OSSL_FUNC_KDF_DERIVE, (fn)kdf_derive },			\
+	{ OSSL_FUNC_KDF_SETTABLE_CTX_PARAMS, (fn)(settable) },		\
+	{ OSSL_FUNC_KDF_SET_CTX_PARAMS, (fn)kdf_set },			\
+	{ OSSL_FUNC_KDF_GETTABLE_CTX_PARAMS, (fn)kdf_gettable },	\
+	{ OSSL_FUNC_KDF_GET_CTX_PARAMS, (fn)kdf_get },			\
+	{ 0, NULL }							\
+}
+
+static const OSSL_DISPATCH kdf13_fns[] = KDF_FNS(kdf13_new, kdf13_settable);
+static const OSSL_DISPATCH prf12_fns[] = KDF_FNS(prf12_new, prf12_settable);
+
 /* --- the provider ------------------------------------------------------ */
 
 static const OSSL_ALGORITHM keymgmt_algs[] = {
@@ -445,6 +796,14 @@ static const OSSL_ALGORITHM keyexch_algs[] = {
 	{ NULL, NULL, NULL, NULL }
 };
 
+static const OSSL_ALGORITHM kdf_algs[] = {
+	{ OSSL_KDF_NAME_TLS1_3_KDF, "provider=stud", kdf13_fns,
+	  "stud's TLS 1.3 key schedule" },
+	{ OSSL_KDF_NAME_TLS1_PRF, "provider=stud", prf12_fns,
+	  "stud's TLS 1.2 PRF" },
+	{ NULL, NULL, NULL, NULL }
+};
+
 static const OSSL_ALGORITHM *
 query(void *provctx, int operation, int *no_cache)
 {
@@ -455,6 +814,8 @@ query(void *provctx, int operation, int *no_cache)
 		return keymgmt_algs;
 	case OSSL_OP_KEYEXCH:
 		return keyexch_algs;
+	case OSSL_OP_KDF:
+		return kdf_algs;
 	}
 	return NULL;
 }

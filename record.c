@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "aesgcm.h"
+#include "kdf.h"
 #include "record.h"
 
 #define TAG_LEN		16
@@ -30,23 +31,21 @@ static uint64_t		 next_kid = 1;
 static int		 own_gcm;
 static struct aesgcm_key gkey[2];
 static uint64_t		 gkey_kid[2];
-static EVP_MD		*md_alg[2];	/* SHA-256, SHA-384 */
-static EVP_MD_CTX	*mdctx;
+static int		 ready;		/* rec_init() done */
 
 int
 rec_init(void)
 {
+	unsigned char h[KDF_HASH_MAX];
 	int i, e;
 
-	if (mdctx != NULL)
+	if (ready)
 		return 0;
 	own_gcm = aesgcm_available();
-	if ((mdctx = EVP_MD_CTX_new()) == NULL ||
-	    (md_alg[0] = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
-	    (md_alg[1] = EVP_MD_fetch(NULL, "SHA384", NULL)) == NULL) {
-		rec_cleanup();
+	/* the key derivations' digests (kdf.c fetches them on first use) */
+	if (kdf_hash(0, NULL, 0, NULL, 0, NULL, 0, h) == -1 ||
+	    kdf_hash(1, NULL, 0, NULL, 0, NULL, 0, h) == -1)
 		return -1;
-	}
 	/* an AEAD this OpenSSL lacks stays NULL: its connections keep
 	 * OpenSSL's record layer */
 	for (i = 0; i < NAEAD; i++) {
@@ -61,6 +60,7 @@ rec_init(void)
 				return -1;
 			}
 	}
+	ready = 1;
 	return 0;
 }
 
@@ -77,11 +77,7 @@ rec_cleanup(void)
 		EVP_CIPHER_free(cipher[i]);
 		cipher[i] = NULL;
 	}
-	EVP_MD_free(md_alg[0]);
-	EVP_MD_free(md_alg[1]);
-	md_alg[0] = md_alg[1] = NULL;
-	EVP_MD_CTX_free(mdctx);
-	mdctx = NULL;
+	ready = 0;
 	aesgcm_wipe(&gkey[0]);
 	aesgcm_wipe(&gkey[1]);
 	gkey_kid[0] = gkey_kid[1] = 0;
@@ -99,75 +95,14 @@ rec_use_aesgcm(int on)
  * Key derivation.
  */
 
-static inline size_t
-hash_len(int sha384)
-{
-	return sha384 ? 48 : 32;
-}
-
-/* One hash of a padded key block and up to two more pieces. */
-static int
-hash3(const EVP_MD *md, const unsigned char *pad, size_t bl,
-    const unsigned char *d1, size_t n1, const unsigned char *d2, size_t n2,
-    unsigned char *out)
-{
-	return EVP_DigestInit_ex2(mdctx, md, NULL) == 1 &&
-	    EVP_DigestUpdate(mdctx, pad, bl) == 1 &&
-	    EVP_DigestUpdate(mdctx, d1, n1) == 1 &&
-	    (n2 == 0 || EVP_DigestUpdate(mdctx, d2, n2) == 1) &&
-	    EVP_DigestFinal_ex(mdctx, out, NULL) == 1 ? 0 : -1;
-}
-
-/* out = HMAC(key, d1 || d2) (RFC 2104), hash_len(sha384) bytes; the key is
- * a secret no longer than a block. EVP_MAC would do the same at three
- * times the cost, for keys derived on every connection. */
-static int
-hmac2(int sha384, const unsigned char *key, size_t keylen,
-    const unsigned char *d1, size_t n1, const unsigned char *d2, size_t n2,
-    unsigned char *out)
-{
-	const EVP_MD *md = md_alg[sha384 != 0];
-	unsigned char pad[128], inner[48];
-	size_t bl = sha384 ? 128 : 64, i;
-	int r;
-
-	if (md == NULL || keylen > bl)
-		return -1;
-	memset(pad, 0x36, bl);
-	for (i = 0; i < keylen; i++)
-		pad[i] ^= key[i];
-	r = hash3(md, pad, bl, d1, n1, d2, n2, inner);
-	for (i = 0; i < bl; i++)
-		pad[i] ^= 0x36 ^ 0x5c;
-	if (r == 0)
-		r = hash3(md, pad, bl, inner, hash_len(sha384), NULL, 0, out);
-	OPENSSL_cleanse(pad, sizeof(pad));
-	OPENSSL_cleanse(inner, sizeof(inner));
-	return r;
-}
-
-/* TLS 1.3 HKDF-Expand-Label(secret, label, "", len), len <= hash length:
- * one HMAC of the HkdfLabel and the counter 1 (RFC 8446, 7.1). */
+/* TLS 1.3 HKDF-Expand-Label(secret, label, "", len) (RFC 8446, 7.1). */
 static int
 hkdf_label(int sha384, const unsigned char *secret, const char *label,
     unsigned char *out, size_t len)
 {
-	unsigned char info[2 + 1 + 6 + 12 + 1 + 1], t[48];
-	size_t ll = strlen(label), n = 0;
-	int r;
-
-	info[n++] = (unsigned char)(len >> 8);
-	info[n++] = (unsigned char)len;
-	info[n++] = (unsigned char)(6 + ll);
-	memcpy(info + n, "tls13 ", 6);
-	memcpy(info + n + 6, label, ll);
-	n += 6 + ll;
-	info[n++] = 0;		/* empty context */
-	info[n++] = 1;		/* T(1) */
-	r = hmac2(sha384, secret, hash_len(sha384), info, n, NULL, 0, t);
-	memcpy(out, t, len);
-	OPENSSL_cleanse(t, sizeof(t));
-	return r;
+	return kdf_expand_label(sha384, secret, kdf_hash_len(sha384),
+	    (const unsigned char *)"tls13 ", 6, (const unsigned char *)label,
+	    strlen(label), NULL, 0, out, len);
 }
 
 /* Install a direction's key: a new number, so no cipher context still
@@ -202,44 +137,18 @@ rec_start13(struct rec_state *rs, enum rec_aead aead, int sha384)
 	    dir_derive13(rs, &rs->wr) == 0 ? 0 : -1;
 }
 
-/* TLS 1.2 PRF: P_hash(secret, label || seed) for len bytes (RFC 5246, 5). */
-static int
-prf12(int sha384, const unsigned char *secret, size_t slen,
-    const unsigned char *ls, size_t lslen, unsigned char *out, size_t len)
-{
-	unsigned char a[48], t[48];
-	size_t hl = hash_len(sha384), n;
-	int r = 0;
-
-	/* A(1) = HMAC(secret, label || seed) */
-	if (hmac2(sha384, secret, slen, ls, lslen, NULL, 0, a) == -1)
-		return -1;
-	while (len > 0 && r == 0) {
-		r = hmac2(sha384, secret, slen, a, hl, ls, lslen, t);
-		n = len < hl ? len : hl;
-		memcpy(out, t, n);
-		out += n;
-		len -= n;
-		if (len > 0 && r == 0)
-			r = hmac2(sha384, secret, slen, a, hl, NULL, 0, a);
-	}
-	OPENSSL_cleanse(a, sizeof(a));
-	OPENSSL_cleanse(t, sizeof(t));
-	return r;
-}
-
 int
 rec_finished12(int sha384, const unsigned char master[48], const char *label,
     const unsigned char *hash, unsigned char out[12])
 {
-	unsigned char ls[15 + 48];
-	size_t ll = strlen(label), hl = hash_len(sha384);
+	unsigned char ls[15 + KDF_HASH_MAX];
+	size_t ll = strlen(label), hl = kdf_hash_len(sha384);
 
 	if (ll > 15)
 		return -1;
 	memcpy(ls, label, ll);
 	memcpy(ls + ll, hash, hl);
-	return prf12(sha384 != 0, master, 48, ls, ll + hl, out, 12);
+	return kdf_prf12(sha384, master, 48, ls, ll + hl, out, 12);
 }
 
 int
@@ -247,13 +156,7 @@ rec_transcript(int sha384, const unsigned char *d1, size_t n1,
     const unsigned char *d2, size_t n2, const unsigned char *d3, size_t n3,
     unsigned char *out)
 {
-	const EVP_MD *md = md_alg[sha384 != 0];
-
-	return md != NULL && EVP_DigestInit_ex2(mdctx, md, NULL) == 1 &&
-	    EVP_DigestUpdate(mdctx, d1, n1) == 1 &&
-	    EVP_DigestUpdate(mdctx, d2, n2) == 1 &&
-	    (n3 == 0 || EVP_DigestUpdate(mdctx, d3, n3) == 1) &&
-	    EVP_DigestFinal_ex(mdctx, out, NULL) == 1 ? 0 : -1;
+	return kdf_hash(sha384, d1, n1, d2, n2, d3, n3, out);
 }
 
 int
@@ -278,7 +181,7 @@ rec_start12(struct rec_state *rs, enum rec_aead aead, int sha384,
 	memcpy(ls, "key expansion", 13);
 	memcpy(ls + 13, server_random, 32);
 	memcpy(ls + 45, client_random, 32);
-	r = prf12(rs->sha384, master, 48, ls, sizeof(ls), kb,
+	r = kdf_prf12(rs->sha384, master, 48, ls, sizeof(ls), kb,
 	    2 * kl + 2 * il);
 	memset(rs->rd.iv, 0, sizeof(rs->rd.iv));
 	memset(rs->wr.iv, 0, sizeof(rs->wr.iv));
@@ -306,7 +209,7 @@ static int
 dir_update13(const struct rec_state *rs, struct rec_dir *d)
 {
 	unsigned char next[48];
-	size_t hl = hash_len(rs->sha384);
+	size_t hl = kdf_hash_len(rs->sha384);
 
 	if (hkdf_label(rs->sha384, d->secret, "traffic upd", next, hl) == -1)
 		return -1;

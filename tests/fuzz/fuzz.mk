@@ -32,7 +32,7 @@ fuzz_config_cli_SRCS  := configuration.c
 fuzz_proxy_SRCS       := proxy.c
 fuzz_ebtree_SRCS      := ebtree/ebtree.c ebtree/ebmbtree.c
 fuzz_ringbuffer_SRCS  := ringbuffer.c
-fuzz_record_SRCS      := record.c aesgcm.c
+fuzz_record_SRCS      := record.c aesgcm.c kdf.c
 fuzz_record_LIBS      := $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null || echo -lcrypto)
 fuzz_config_file_MAXLEN := 8192
 fuzz_config_cli_MAXLEN  := 1024
@@ -46,7 +46,7 @@ fuzz_aesgcm_MAXLEN    := 17000
 fuzz_x25519_SRCS      := x25519.c
 fuzz_x25519_LIBS      := $(fuzz_record_LIBS)
 fuzz_x25519_MAXLEN    := 64
-fuzz_resume_SRCS      := resume.c record.c aesgcm.c
+fuzz_resume_SRCS      := resume.c record.c aesgcm.c kdf.c
 fuzz_resume_LIBS      := $(fuzz_record_LIBS)
 fuzz_resume_MAXLEN    := 2048
 # the shsync packet decoder, once it exists
