@@ -214,6 +214,24 @@ tls_load_dh(SSL_CTX *ctx, const char *path)
 	return 0;
 }
 
+/* A PEM with no chain after its certificate: OpenSSL would look for one
+ * in the context's store (the --client-verify-ca certificates, if any) at
+ * every handshake, with a whole X509_verify_cert(). Look once, now, the
+ * same way (verification errors ignored, what was found kept, even
+ * nothing): the certificate then has its chain and no handshake builds
+ * one. */
+static void
+tls_complete_chain(SSL_CTX *ctx)
+{
+	STACK_OF(X509) *chain = NULL;
+
+	if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 &&
+	    sk_X509_num(chain) <= 0 &&
+	    SSL_CTX_build_cert_chain(ctx, SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR |
+	    SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR) <= 0)
+		ERR_clear_error();	/* then OpenSSL looks at each one */
+}
+
 int
 tls_ctx_load_pem(SSL_CTX *ctx, const char *path, char *errbuf, size_t errlen)
 {
@@ -247,6 +265,7 @@ tls_ctx_load_pem(SSL_CTX *ctx, const char *path, char *errbuf, size_t errlen)
 		    "%s", path, tls_error(why, sizeof(why)));
 		return -1;
 	}
+	tls_complete_chain(ctx);
 	return 0;
 }
 

@@ -1507,3 +1507,59 @@ def test_unix_socket_backend_in_config(stud_args, pki, unix_backend,
                                            pki.pem["default"]))
     s = stud_args("--config=%s" % conf)
     assert _attempt(s.port)[0] == "ok"
+
+
+def _ca_chain(d):
+    """root -> intermediate -> leaf (CN=localhost), P-256, in d."""
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True,
+                       capture_output=True, timeout=60)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    (d / "ca.ext").write_text("basicConstraints=critical,CA:true\n"
+                              "keyUsage=critical,keyCertSign,cRLSign\n")
+    run("req", "-x509", *ec, "-keyout", "root.key", "-out", "root.crt",
+        "-days", "3", "-subj", "/CN=stud test root")
+    run("req", *ec, "-keyout", "int.key", "-out", "int.csr",
+        "-subj", "/CN=stud test intermediate")
+    run("x509", "-req", "-in", "int.csr", "-CA", "root.crt", "-CAkey",
+        "root.key", "-set_serial", "2", "-days", "3", "-extfile", "ca.ext",
+        "-out", "int.crt")
+    run("req", *ec, "-keyout", "leaf.key", "-out", "leaf.csr",
+        "-subj", "/CN=localhost")
+    run("x509", "-req", "-in", "leaf.csr", "-CA", "int.crt", "-CAkey",
+        "int.key", "-set_serial", "3", "-days", "3", "-out", "leaf.crt")
+    return {n: (d / (n + ".crt")).read_bytes() for n in ("root", "int",
+                                                         "leaf")}, \
+        (d / "leaf.key").read_bytes()
+
+
+def _chain_sent(port):
+    """The subjects of the certificates stud sends, in order."""
+    r = subprocess.run(["openssl", "s_client", "-connect",
+                        "127.0.0.1:%d" % port, "-showcerts"],
+                       input=b"", capture_output=True, timeout=20)
+    return re.findall(rb"^ *\d+ s:(?:CN ?= ?)?(.*)$", r.stdout, re.M)
+
+
+@pytest.mark.parametrize("case", ["leaf", "leaf+int", "leaf, CAs in store"])
+def test_certificate_chain_sent(start_stud, backend, tmp_path, case):
+    """A PEM's chain goes out as given; a PEM with none gets what the
+    context's store holds (the --client-verify-ca file), found once at
+    load time rather than at each handshake."""
+    crt, key = _ca_chain(tmp_path)
+    pem = tmp_path / "stud.pem"
+    pem.write_bytes(crt["leaf"] + (crt["int"] if case == "leaf+int" else
+                                   b"") + key)
+    extra = []
+    if case == "leaf, CAs in store":
+        cas = tmp_path / "cas.pem"
+        cas.write_bytes(crt["int"] + crt["root"])
+        extra = ["--client-verify=optional", "--client-verify-ca=%s" % cas]
+    be = backend("http")
+    s = start_stud(be.port, *extra, pem=pem)
+    want = {"leaf": [b"localhost"],
+            "leaf+int": [b"localhost", b"stud test intermediate"],
+            "leaf, CAs in store": [b"localhost", b"stud test intermediate",
+                                   b"stud test root"]}[case]
+    for _ in range(2):			# the same on every handshake
+        assert _chain_sent(s.port) == want
