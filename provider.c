@@ -3,6 +3,7 @@
  * exchange on x25519.c (OpenSSL's key generation costs three times as much)
  * and TLS 1.3's and TLS 1.2's key derivations on kdf.c (OpenSSL builds a
  * MAC and fetches a digest for each of the twenty of a TLS 1.3 handshake). */
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -444,6 +445,8 @@ static const OSSL_DISPATCH keyexch_fns[] = {
 #define SECRET_MAX	1024	/* an FFDHE8192 shared secret */
 #define SEED_MAX	512
 
+/* Twenty of these live and die in each TLS 1.3 handshake: the buffers are
+ * neither zeroed when made nor wiped beyond what they held. */
 struct kdfctx {
 	int		 tls13;		/* TLS13-KDF, else TLS1-PRF */
 	int		 sha384;	/* -1 until a digest is set */
@@ -460,16 +463,29 @@ struct kdfctx {
 	unsigned char	 seed[SEED_MAX];
 };
 
+/* The fields before the buffers: what a new context sets to zero. */
+#define KDF_HEAD	offsetof(struct kdfctx, key)
+
 static void *
 kdf_new(int tls13)
 {
-	struct kdfctx *c = OPENSSL_zalloc(sizeof(*c));
+	struct kdfctx *c = OPENSSL_malloc(sizeof(*c));
 
 	if (c != NULL) {
+		memset(c, 0, KDF_HEAD);
 		c->tls13 = tls13;
 		c->sha384 = -1;
 	}
 	return c;
+}
+
+/* Wipe the secrets a context held. */
+static void
+kdf_wipe(struct kdfctx *c)
+{
+	OPENSSL_cleanse(c->key, c->keylen);
+	OPENSSL_cleanse(c->salt, c->saltlen);
+	OPENSSL_cleanse(c->seed, c->seedlen);
 }
 
 static void *
@@ -491,9 +507,11 @@ kdf_free(void *vc)
 {
 	struct kdfctx *c = vc;
 
-	if (c != NULL)
-		EVP_KDF_CTX_free(c->fwd);
-	OPENSSL_clear_free(c, sizeof(*c));
+	if (c == NULL)
+		return;
+	EVP_KDF_CTX_free(c->fwd);
+	kdf_wipe(c);
+	OPENSSL_free(c);
 }
 
 static void
@@ -503,7 +521,8 @@ kdf_reset(void *vc)
 	int tls13 = c->tls13;
 
 	EVP_KDF_CTX_free(c->fwd);
-	OPENSSL_cleanse(c, sizeof(*c));
+	kdf_wipe(c);
+	memset(c, 0, KDF_HEAD);
 	c->tls13 = tls13;
 	c->sha384 = -1;
 }
@@ -518,7 +537,8 @@ kdf_dup(void *vc)
 		return NULL;
 	memcpy(d, c, sizeof(*d));
 	if (c->fwd != NULL && (d->fwd = EVP_KDF_CTX_dup(c->fwd)) == NULL) {
-		OPENSSL_clear_free(d, sizeof(*d));
+		kdf_wipe(d);
+		OPENSSL_free(d);
 		return NULL;
 	}
 	return d;
@@ -623,6 +643,7 @@ kdf_set(void *vc, const OSSL_PARAM params[])
 		return EVP_KDF_CTX_set_params(c->fwd, params);
 	if ((p = OSSL_PARAM_locate_const(params, c->tls13 ?
 	    OSSL_KDF_PARAM_KEY : OSSL_KDF_PARAM_SECRET)) != NULL) {
+		OPENSSL_cleanse(c->key, c->keylen);
 		ok &= get_octets(p, c->key, sizeof(c->key), &c->keylen);
 		c->has_key = 1;
 	}
