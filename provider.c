@@ -479,6 +479,23 @@ kdf_new(int tls13)
 	return c;
 }
 
+static provider_secret_fn	secret_fn;
+
+void
+provider_watch_secrets(provider_secret_fn watcher)
+{
+	secret_fn = watcher;
+}
+
+/* A TLS 1.3 application traffic secret was derived: tell the watcher. */
+static void
+note_secret(const struct kdfctx *c, const unsigned char *out, size_t len)
+{
+	if (c->llen == 12 && (memcmp(c->label, "c ap traffic", 12) == 0 ||
+	    memcmp(c->label, "s ap traffic", 12) == 0))
+		secret_fn(c->label[0] == 'c', out, len);
+}
+
 /* Wipe the secrets a context held. */
 static void
 kdf_wipe(struct kdfctx *c)
@@ -710,9 +727,13 @@ kdf_derive(void *vc, unsigned char *out, size_t len, const OSSL_PARAM params[])
 	case EVP_KDF_HKDF_MODE_EXTRACT_ONLY:
 		return kdf13_extract(c, out, len);
 	case EVP_KDF_HKDF_MODE_EXPAND_ONLY:
-		return c->has_key && kdf_expand_label(c->sha384, c->key,
+		if (!c->has_key || kdf_expand_label(c->sha384, c->key,
 		    c->keylen, c->prefix, c->plen, c->label, c->llen, c->data,
-		    c->dlen, out, len) == 0;
+		    c->dlen, out, len) != 0)
+			return 0;
+		if (secret_fn != NULL)
+			note_secret(c, out, len);
+		return 1;
 	default:
 		return 0;
 	}

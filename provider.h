@@ -3,6 +3,8 @@
 #ifndef STUD_PROVIDER_H
 #define STUD_PROVIDER_H
 
+#include <stddef.h>
+
 /* The property query for SSL_CTX_new_ex(). With own: build and check the
  * X25519 table and load the provider into OpenSSL's default library
  * context beside its usual providers (once), then prefer its X25519 and
@@ -11,5 +13,14 @@
  * OpenSSL's default provider. Sets *propq and returns 0, or -1 if the
  * table's check or the loading failed. */
 int	provider_propq(int own, const char **propq);
+
+/* Called with each TLS 1.3 application traffic secret (client: the
+ * client's, else the server's; len 32 or 48) that the provider's TLS13-KDF
+ * derives, right as libssl derives it. */
+typedef void (*provider_secret_fn)(int client, const unsigned char *secret,
+    size_t len);
+
+/* Have watcher (NULL: none) called with those secrets. */
+void	provider_watch_secrets(provider_secret_fn watcher);
 
 #endif

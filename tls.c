@@ -662,13 +662,17 @@ tls_setup_tickets(SSL_CTX *ctx, const struct stud_config *cfg, char *errbuf,
 
 static void	watch_keylog_cb(const SSL *ssl, const char *line);
 
+static struct rec_state	*handshaking;	/* tls_handshake()'s connection */
+static int		 secrets_from_kdf; /* stud's provider reports them */
+
 /* OpenSSL's view of each record and handshake message: a record after a
  * side's Finished takes the next sequence number of that direction. A
  * TLS 1.3 Finished is also the moment to have the next traffic secret
- * logged: OpenSSL derives the server's right after writing its Finished and
- * the client's right after reading the client's. The key log is off
- * otherwise, since OpenSSL prints every secret as hex with a sprintf per
- * byte: 5 per TLS 1.3 handshake (3 then), 1 per TLS 1.2 one (none then). */
+ * logged (unless stud's provider reports them, watch_kdf_secret()):
+ * OpenSSL derives the server's right after writing its Finished and the
+ * client's right after reading the client's. The key log is off otherwise,
+ * since OpenSSL prints every secret as hex with a sprintf per byte: 5 per
+ * TLS 1.3 handshake (3 then), 1 per TLS 1.2 one (none then). */
 static void
 watch_msg_cb(int write_p, int version, int content_type, const void *buf,
     size_t len, SSL *ssl, void *arg)
@@ -683,7 +687,8 @@ watch_msg_cb(int write_p, int version, int content_type, const void *buf,
 	} else if (content_type == SSL3_RT_HANDSHAKE && len > 0) {
 		if (m[0] == SSL3_MT_FINISHED) {
 			rs->watch |= write_p ? W_FIN_SENT : W_FIN_RCVD;
-			if (SSL_version(ssl) == TLS1_3_VERSION)
+			if (SSL_version(ssl) == TLS1_3_VERSION &&
+			    !secrets_from_kdf)
 				SSL_CTX_set_keylog_callback(SSL_get_SSL_CTX(ssl),
 				    watch_keylog_cb);
 		} else if (m[0] == SSL3_MT_KEY_UPDATE)
@@ -720,6 +725,31 @@ watch_keylog_cb(const SSL *ssl, const char *line)
 		return;
 	}
 	rs->watch |= bit | (n == 48 ? W_SECRET48 : 0);
+}
+
+/* The same secrets straight from stud's provider as libssl derives them
+ * (with --x25519=stud): no key log line printed and parsed. */
+static void
+watch_kdf_secret(int client, const unsigned char *secret, size_t len)
+{
+	struct rec_state *rs = handshaking;
+
+	if (rs == NULL || (len != 32 && len != 48))
+		return;
+	memcpy(client ? rs->rd.secret : rs->wr.secret, secret, len);
+	rs->watch |= (client ? W_CLIENT_SECRET : W_SERVER_SECRET) |
+	    (len == 48 ? W_SECRET48 : 0);
+}
+
+int
+tls_handshake(SSL *ssl)
+{
+	int r;
+
+	handshaking = SSL_get_app_data(ssl);
+	r = SSL_do_handshake(ssl);
+	handshaking = NULL;
+	return r;
 }
 
 /* The record.c AEAD of a cipher suite and whether its hash is SHA-384;
@@ -869,7 +899,9 @@ tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
 	const char *propq;
 	SSL_CTX *ctx;
 
-	if (provider_propq(strcmp(cfg->x25519, "stud") == 0, &propq) == -1) {
+	secrets_from_kdf = strcmp(cfg->x25519, "stud") == 0;
+	provider_watch_secrets(secrets_from_kdf ? watch_kdf_secret : NULL);
+	if (provider_propq(secrets_from_kdf, &propq) == -1) {
 		snprintf(errbuf, errlen, "stud's X25519 failed its self-test "
 		    "or could not be loaded; --x25519=openssl works around it");
 		return NULL;

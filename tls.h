@@ -46,6 +46,10 @@ struct rec_state;
  * tls_detach(). */
 SSL	*tls_session_new(SSL_CTX *ctx, BIO *bio, struct rec_state *rs);
 
+/* SSL_do_handshake() on ssl, noting the TLS 1.3 traffic secrets that
+ * stud's provider derives meanwhile for tls_detach(). */
+int	tls_handshake(SSL *ssl);
+
 /* After the handshake: hand the connection's records over from OpenSSL to
  * rs (record.c). Returns 1 when rs holds the keys (free the SSL), 0 while
  * OpenSSL still holds client bytes to be read through it first, or -1 if

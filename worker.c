@@ -446,7 +446,7 @@ conn_handshake(struct conn *c)
 	 * packet (left held, not pushed; if nothing follows, the kernel sends
 	 * them on its own within a fraction of a second) */
 	c->sk.more = SSL_get_state(c->ssl) == TLS_ST_EARLY_DATA;
-	r = SSL_do_handshake(c->ssl);
+	r = tls_handshake(c->ssl);
 	c->sk.more = 0;
 	c->hs_wants_r = c->hs_wants_w = 0;
 	if (r == 1) {

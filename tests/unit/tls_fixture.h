@@ -4,6 +4,9 @@
 #ifndef STUD_TLS_FIXTURE_H
 #define STUD_TLS_FIXTURE_H
 
+#include <stdlib.h>
+#include <string.h>
+
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -12,9 +15,10 @@
 #include "tls.h"
 #include "unit.h"
 
-/* The server context, or NULL (a failed check). */
+/* The server context, or NULL (a failed check); x25519: the --x25519
+ * setting, NULL for the default. */
 static inline SSL_CTX *
-fixture_server_ctx(void)
+fixture_server_ctx(const char *x25519)
 {
 	struct stud_config cfg;
 	char err[256];
@@ -23,6 +27,13 @@ fixture_server_ctx(void)
 	SSL_CTX *ctx;
 
 	config_init(&cfg);
+	if (x25519 != NULL) {
+		free(cfg.x25519);
+		cfg.x25519 = malloc(strlen(x25519) + 1);
+		CHECK(cfg.x25519 != NULL);
+		if (cfg.x25519 != NULL)
+			memcpy(cfg.x25519, x25519, strlen(x25519) + 1);
+	}
 	ctx = tls_ctx_new(&cfg, err, sizeof(err));
 	CHECK(ctx != NULL);
 	X509_set_version(x, 2);
