@@ -63,7 +63,6 @@ static int			 engine_ciphers;	/* a legacy -e engine
 static EVP_CIPHER		*ticket_cipher;
 static int			 resume_on;	/* resume.c's table is made */
 
-
 #ifdef USE_SHARED_CACHE
 /* Room for one serialised session in the shared cache: a TLS 1.2 session
  * with a small client certificate fits; larger ones are not shared. */
