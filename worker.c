@@ -1045,8 +1045,8 @@ resume_finished(struct conn *c)
 	long n;
 	int r;
 
-	while ((n = resume_client_finished(&c->rec, c->fin, c->rx +
-	    c->rx_start, c->rx_end - c->rx_start)) == 0)
+	while ((n = c->rx == NULL ? 0 : resume_client_finished(&c->rec,
+	    c->fin, c->rx + c->rx_start, c->rx_end - c->rx_start)) == 0)
 		if ((r = resume_read(c)) <= 0)
 			return r;
 	if (n < 0) {
