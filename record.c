@@ -138,28 +138,6 @@ rec_start13(struct rec_state *rs, enum rec_aead aead, int sha384)
 }
 
 int
-rec_finished12(int sha384, const unsigned char master[48], const char *label,
-    const unsigned char *hash, unsigned char out[12])
-{
-	unsigned char ls[15 + KDF_HASH_MAX];
-	size_t ll = strlen(label), hl = kdf_hash_len(sha384);
-
-	if (ll > 15)
-		return -1;
-	memcpy(ls, label, ll);
-	memcpy(ls + ll, hash, hl);
-	return kdf_prf12(sha384, master, 48, ls, ll + hl, out, 12);
-}
-
-int
-rec_transcript(int sha384, const unsigned char *d1, size_t n1,
-    const unsigned char *d2, size_t n2, const unsigned char *d3, size_t n3,
-    unsigned char *out)
-{
-	return kdf_hash(sha384, d1, n1, d2, n2, d3, n3, out);
-}
-
-int
 rec_start12(struct rec_state *rs, enum rec_aead aead, int sha384,
     const unsigned char master[48], const unsigned char *client_random,
     const unsigned char *server_random)

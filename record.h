@@ -26,6 +26,7 @@
 #define REC_BAD_RECORD_MAC	20
 #define REC_RECORD_OVERFLOW	22
 #define REC_DECODE_ERROR	50
+#define REC_DECRYPT_ERROR	51
 #define REC_INTERNAL_ERROR	80
 #define REC_NO_RENEGOTIATION	100
 
@@ -86,18 +87,6 @@ int	rec_start13(struct rec_state *rs, enum rec_aead aead, int sha384);
 int	rec_start12(struct rec_state *rs, enum rec_aead aead, int sha384,
 	    const unsigned char master[48], const unsigned char *client_random,
 	    const unsigned char *server_random);
-
-/* TLS 1.2 Finished: verify_data = PRF(master, label, hash)[0..11], label
- * "client finished" or "server finished", hash the transcript's (32 or 48
- * bytes, by sha384). Returns 0 or -1. */
-int	rec_finished12(int sha384, const unsigned char master[48],
-	    const char *label, const unsigned char *hash, unsigned char out[12]);
-
-/* The suite's hash (SHA-384 if sha384, else SHA-256) of the handshake
- * messages d1, d2 and d3 (n3 may be 0) into out. Returns 0 or -1. */
-int	rec_transcript(int sha384, const unsigned char *d1, size_t n1,
-	    const unsigned char *d2, size_t n2, const unsigned char *d3,
-	    size_t n3, unsigned char *out);
 
 /* Wipe the keys and secrets. */
 void	rec_wipe(struct rec_state *rs);

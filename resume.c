@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "kdf.h"
 #include "record.h"
 #include "resume.h"
 
@@ -17,7 +18,6 @@
 #define HS_SERVER_HELLO		2
 #define HS_FINISHED		20
 #define EXTS_MAX		64	/* more extensions: not for this path */
-#define REC_DECRYPT_ERROR	51
 
 #define EXT_SERVER_NAME		0x0000
 #define EXT_MAX_FRAGMENT	0x0001
@@ -37,11 +37,24 @@
  * a writer fills it), words copied with atomic loads and stores.
  */
 
-#define SLOT_WORDS	((sizeof(struct resume_session) + 1 + 32 + 7) / 8)
+/* What a slot holds (no ID: empty). */
+struct entry {
+	struct resume_session	s;
+	uint8_t			idlen;
+	unsigned char		id[32];
+};
+
+#define SLOT_WORDS	((sizeof(struct entry) + 7) / 8)
 
 struct slot {
 	uint64_t	seq;
-	uint64_t	w[SLOT_WORDS];	/* idlen, id[32], struct resume_session */
+	uint64_t	w[SLOT_WORDS];	/* a struct entry */
+};
+
+/* A struct entry laid over a slot's words. */
+union words {
+	uint64_t	w[SLOT_WORDS];
+	struct entry	e;
 };
 
 static struct slot	*table;
@@ -98,26 +111,25 @@ void
 resume_table_store(const unsigned char *id, size_t idlen,
     const struct resume_session *s)
 {
-	uint64_t w[SLOT_WORDS];
-	unsigned char *b = (unsigned char *)w;
+	union words u;
 
 	if (table == NULL || idlen == 0 || idlen > 32)
 		return;
-	memset(w, 0, sizeof(w));
-	b[0] = (unsigned char)idlen;
-	memcpy(b + 1, id, idlen);
-	memcpy(b + 33, s, sizeof(*s));
-	slot_write(slot_of(id, idlen), w);
-	OPENSSL_cleanse(w, sizeof(w));
+	memset(&u, 0, sizeof(u));
+	u.e.s = *s;
+	u.e.idlen = (uint8_t)idlen;
+	memcpy(u.e.id, id, idlen);
+	slot_write(slot_of(id, idlen), u.w);
+	OPENSSL_cleanse(&u, sizeof(u));
 }
 
 int
 resume_table_lookup(const unsigned char *id, size_t idlen, int64_t now,
     struct resume_session *s)
 {
-	uint64_t w[SLOT_WORDS], seq;
-	const unsigned char *b = (const unsigned char *)w;
+	union words u;
 	struct slot *sl;
+	uint64_t seq;
 	size_t i;
 	int r = -1;
 
@@ -128,28 +140,28 @@ resume_table_lookup(const unsigned char *id, size_t idlen, int64_t now,
 	if (seq & 1)
 		return -1;
 	for (i = 0; i < SLOT_WORDS; i++)
-		w[i] = __atomic_load_n(&sl->w[i], __ATOMIC_RELAXED);
+		u.w[i] = __atomic_load_n(&sl->w[i], __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (__atomic_load_n(&sl->seq, __ATOMIC_RELAXED) == seq &&
-	    b[0] == idlen && CRYPTO_memcmp(b + 1, id, idlen) == 0) {
-		memcpy(s, b + 33, sizeof(*s));
+	    u.e.idlen == idlen && CRYPTO_memcmp(u.e.id, id, idlen) == 0) {
+		*s = u.e.s;
 		r = now > s->expires ? -1 : 0;
 	}
-	OPENSSL_cleanse(w, sizeof(w));
+	OPENSSL_cleanse(&u, sizeof(u));
 	return r;
 }
 
 void
 resume_table_forget(const unsigned char *id, size_t idlen)
 {
-	uint64_t w[SLOT_WORDS];
+	union words u;
 	struct resume_session s;
 
 	if (resume_table_lookup(id, idlen, INT64_MIN, &s) == -1)
 		return;
 	OPENSSL_cleanse(&s, sizeof(s));
-	memset(w, 0, sizeof(w));
-	slot_write(slot_of(id, idlen), w);
+	memset(&u, 0, sizeof(u));
+	slot_write(slot_of(id, idlen), u.w);
 }
 
 /* ---------------------------------------------------------------------
@@ -385,6 +397,24 @@ server_hello(const struct resume_hello *h, const struct resume_session *s,
 	return (size_t)(p - sh);
 }
 
+/* A TLS 1.2 Finished's verify_data: PRF(master, label, Hash(the
+ * handshake messages d1, d2, d3))[0..11] (RFC 5246, 7.4.9). */
+static int
+finished(const struct resume_session *s, const char *label,
+    const unsigned char *d1, size_t n1, const unsigned char *d2, size_t n2,
+    const unsigned char *d3, size_t n3, unsigned char out[12])
+{
+	unsigned char seed[15 + KDF_HASH_MAX];
+	size_t ll = strlen(label);
+
+	if (ll > 15 || kdf_hash(s->sha384, d1, n1, d2, n2, d3, n3,
+	    seed + ll) == -1)
+		return -1;
+	memcpy(seed, label, ll);
+	return kdf_prf12(s->sha384, s->master, 48, seed,
+	    ll + kdf_hash_len(s->sha384), out, 12);
+}
+
 long
 resume_server_flight(const struct resume_hello *h,
     const struct resume_session *s, int downgrade, struct rec_state *rs,
@@ -392,7 +422,7 @@ resume_server_flight(const struct resume_hello *h,
 {
 	static const unsigned char ccs[6] = { REC_CHANGE_CIPHER_SPEC, 3, 3,
 	    0, 1, 1 };
-	unsigned char hash[48], sf[16], *rec;
+	unsigned char sf[16], *rec;
 	size_t shlen;
 	long n;
 
@@ -409,14 +439,10 @@ resume_server_flight(const struct resume_hello *h,
 	sf[3] = 12;
 	if (rec_start12(rs, s->aead, s->sha384, s->master, h->random,
 	    out + 5 + 6) == -1 ||
-	    rec_transcript(s->sha384, h->msg, h->msglen, out + 5, shlen, NULL,
-	    0, hash) == -1 ||
-	    rec_finished12(s->sha384, s->master, "server finished", hash,
-	    sf + 4) == -1 ||
-	    rec_transcript(s->sha384, h->msg, h->msglen, out + 5, shlen, sf,
-	    sizeof(sf), hash) == -1 ||
-	    rec_finished12(s->sha384, s->master, "client finished", hash,
-	    fin) == -1)
+	    finished(s, "server finished", h->msg, h->msglen, out + 5, shlen,
+	    NULL, 0, sf + 4) == -1 ||
+	    finished(s, "client finished", h->msg, h->msglen, out + 5, shlen,
+	    sf, sizeof(sf), fin) == -1)
 		return -1;
 	memcpy(rec + rec_head_len(rs), sf, sizeof(sf));
 	if ((n = rec_seal(rs, REC_HANDSHAKE, rec, sizeof(sf))) < 0)

@@ -813,15 +813,23 @@ rec_take(struct conn *c)
 	return r < 0 ? r : 1;
 }
 
-/* Give an emptied read buffer back to the pool. */
+/* Give the read buffer back to the pool. */
 static void
-rx_release_empty(struct conn *c)
+rx_release(struct conn *c)
 {
-	if (c->rx != NULL && c->rx_start == c->rx_end) {
+	if (c->rx != NULL) {
 		ring_pool_put(&rxpool, c->rx);
 		c->rx = NULL;
 		c->rx_start = c->rx_end = 0;
 	}
+}
+
+/* ... once nothing is left in it. */
+static void
+rx_release_empty(struct conn *c)
+{
+	if (c->rx_start == c->rx_end)
+		rx_release(c);
 }
 
 /* Read client bytes after those not yet opened (a partial record moves to
@@ -1028,11 +1036,7 @@ resume_to_openssl(struct conn *c)
 	}
 	c->sk.drained = !c->c_can_r;
 	c->sk.eof = c->c_eof;
-	if (c->rx != NULL) {
-		ring_pool_put(&rxpool, c->rx);
-		c->rx = NULL;
-		c->rx_start = c->rx_end = 0;
-	}
+	rx_release(c);
 	if ((c->ssl = tls_session_new(c->l->ctx, bio, &c->rec)) == NULL)
 		return -1;
 	return conn_handshake(c);
