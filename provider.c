@@ -618,19 +618,44 @@ kdf_mode(const OSSL_PARAM *p, int *mode)
 	return 1;
 }
 
-/* TLS1-PRF: every "seed" parameter, concatenated, replaces the seed. */
+/* The parameters kdf_set() reads, found in one pass over the array (the
+ * first of each; libssl passes each once, except TLS1-PRF's seeds). */
+enum { P_DIGEST, P_KEY, P_SECRET, P_MODE, P_SALT, P_PREFIX, P_LABEL, P_DATA,
+	P_SEED, P_N };
+
 static int
-prf12_seeds(struct kdfctx *c, const OSSL_PARAM *params)
+kdf_param(const char *key)
 {
-	const OSSL_PARAM *p = OSSL_PARAM_locate_const(params,
-	    OSSL_KDF_PARAM_SEED);
+	static const char *const name[P_N] = { OSSL_KDF_PARAM_DIGEST,
+	    OSSL_KDF_PARAM_KEY, OSSL_KDF_PARAM_SECRET, OSSL_KDF_PARAM_MODE,
+	    OSSL_KDF_PARAM_SALT, OSSL_KDF_PARAM_PREFIX, OSSL_KDF_PARAM_LABEL,
+	    OSSL_KDF_PARAM_DATA, OSSL_KDF_PARAM_SEED };
+	int i;
+
+	switch (key[0]) {	/* then one comparison for the candidate */
+	case 'd': i = key[1] == 'i' ? P_DIGEST : P_DATA; break;
+	case 'k': i = P_KEY; break;
+	case 'l': i = P_LABEL; break;
+	case 'm': i = P_MODE; break;
+	case 'p': i = P_PREFIX; break;
+	case 's': i = key[1] == 'a' ? P_SALT :
+		    key[1] == 'e' && key[2] == 'c' ? P_SECRET : P_SEED; break;
+	default: return -1;
+	}
+	return strcmp(key, name[i]) == 0 ? i : -1;
+}
+
+/* TLS1-PRF: every "seed" parameter from the first, concatenated, replaces
+ * the seed. */
+static int
+prf12_seeds(struct kdfctx *c, const OSSL_PARAM *p)
+{
 	size_t n;
 
-	if (p == NULL)
-		return 1;
 	c->seedlen = 0;
-	for (; p != NULL; p = OSSL_PARAM_locate_const(p + 1,
-	    OSSL_KDF_PARAM_SEED)) {
+	for (; p->key != NULL; p++) {
+		if (kdf_param(p->key) != P_SEED)
+			continue;
 		if (!get_octets(p, c->seed + c->seedlen, SEED_MAX - c->seedlen,
 		    &n))
 			return 0;
@@ -643,13 +668,15 @@ static int
 kdf_set(void *vc, const OSSL_PARAM params[])
 {
 	struct kdfctx *c = vc;
-	const OSSL_PARAM *p;
-	int ok = 1;
+	const OSSL_PARAM *p, *at[P_N] = { NULL };
+	int ok = 1, i;
 
 	if (params == NULL)
 		return 1;
-	if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_DIGEST)) !=
-	    NULL) {
+	for (p = params; p->key != NULL; p++)
+		if ((i = kdf_param(p->key)) >= 0 && at[i] == NULL)
+			at[i] = p;
+	if ((p = at[P_DIGEST]) != NULL) {
 		if (p->data_type != OSSL_PARAM_UTF8_STRING)
 			return 0;
 		if ((c->sha384 = digest_kind(p->data)) == -1 &&
@@ -658,26 +685,24 @@ kdf_set(void *vc, const OSSL_PARAM params[])
 	}
 	if (c->fwd != NULL)
 		return EVP_KDF_CTX_set_params(c->fwd, params);
-	if ((p = OSSL_PARAM_locate_const(params, c->tls13 ?
-	    OSSL_KDF_PARAM_KEY : OSSL_KDF_PARAM_SECRET)) != NULL) {
+	if ((p = at[c->tls13 ? P_KEY : P_SECRET]) != NULL) {
 		OPENSSL_cleanse(c->key, c->keylen);
 		ok &= get_octets(p, c->key, sizeof(c->key), &c->keylen);
 		c->has_key = 1;
 	}
 	if (!c->tls13)
-		return ok && prf12_seeds(c, params);
-	if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_MODE)) != NULL)
+		return ok && (at[P_SEED] == NULL || prf12_seeds(c, at[P_SEED]));
+	if ((p = at[P_MODE]) != NULL)
 		ok &= kdf_mode(p, &c->mode);
-	if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_SALT)) != NULL) {
+	if ((p = at[P_SALT]) != NULL) {
 		ok &= get_octets(p, c->salt, sizeof(c->salt), &c->saltlen);
 		c->has_salt = 1;
 	}
-	if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_PREFIX)) !=
-	    NULL)
+	if ((p = at[P_PREFIX]) != NULL)
 		ok &= get_octets(p, c->prefix, sizeof(c->prefix), &c->plen);
-	if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_LABEL)) != NULL)
+	if ((p = at[P_LABEL]) != NULL)
 		ok &= get_octets(p, c->label, sizeof(c->label), &c->llen);
-	if ((p = OSSL_PARAM_locate_const(params, OSSL_KDF_PARAM_DATA)) != NULL)
+	if ((p = at[P_DATA]) != NULL)
 		ok &= get_octets(p, c->data, sizeof(c->data), &c->dlen);
 	return ok;
 }
