@@ -349,6 +349,22 @@ servername_cb(SSL *ssl, int *alert, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
+SSL_CTX *
+certs_for_name(const struct certs *c, SSL_CTX *start, const char *name,
+    int *staples)
+{
+	SSL_CTX *ctx = *name != '\0' ? certs_lookup(c, name) : NULL;
+	size_t i;
+
+	if (ctx == NULL)
+		ctx = start;
+	*staples = 0;
+	for (i = 0; i < c->ngroups; i++)
+		if (c->groups[i]->ctx == ctx)
+			*staples = c->groups[i]->nstaples > 0;
+	return ctx;
+}
+
 /* The group for names, made with a new configured context if needed. */
 static struct group *
 group_for(struct certs *c, const struct stud_config *cfg, char **names,

@@ -28,4 +28,11 @@ void		 certs_free(struct certs *c);
  * certificate at all). */
 SSL_CTX		*certs_context(const struct certs *c, const char *path);
 
+/* The context SNI moves a connection to for host name (may be ""), as
+ * OpenSSL's servername callback would: start when nothing matches (callers
+ * leave --sni-nomatch-abort to OpenSSL). *staples is set to whether it may
+ * staple an OCSP response. */
+SSL_CTX		*certs_for_name(const struct certs *c, SSL_CTX *start,
+		    const char *name, int *staples);
+
 #endif /* STUD_CERTS_H */

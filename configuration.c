@@ -147,6 +147,13 @@ static const struct opt opts[] = {
 	  "(its own abbreviated handshake, no OpenSSL state made; with "
 	  "--record-layer=stud, and not with --alpn-protos, --client-verify, "
 	  "--write-proxy-v2 or --sni-nomatch-abort) or openssl", 0 },
+	{ "tls13-handshake", 0, OPT_STR, F(tls13_handshake), "stud", 0, 0,
+	  "WHO", NULL, "Who answers a TLS 1.3 client's full handshake: stud "
+	  "(its own, no OpenSSL state made, when the client's first key "
+	  "share is X25519 and the certificate for its name is the only one "
+	  "(RSA, ECDSA P-256 or P-384); with --record-layer=stud, and not "
+	  "with --alpn-protos, --client-verify, --write-proxy-v2 or "
+	  "--sni-nomatch-abort; OpenSSL resumes its tickets) or openssl", 0 },
 	{ "x25519", 0, OPT_STR, F(x25519), "stud", 0, 0, "WHO", NULL,
 	  "Who computes X25519 key exchanges and the TLS 1.3 and 1.2 key "
 	  "derivations: stud (its own OpenSSL provider: a key pair costs a "
@@ -725,7 +732,9 @@ config_check(struct stud_config *cfg, char *errbuf, size_t errlen)
 	    check_client_verify(cfg, errbuf, errlen) == -1 ||
 	    check_who("record-layer", cfg->record_layer, errbuf, errlen) == -1 ||
 	    check_who("x25519", cfg->x25519, errbuf, errlen) == -1 ||
-	    check_who("resumption", cfg->resumption, errbuf, errlen) == -1)
+	    check_who("resumption", cfg->resumption, errbuf, errlen) == -1 ||
+	    check_who("tls13-handshake", cfg->tls13_handshake, errbuf,
+	    errlen) == -1)
 		return -1;
 	if (cfg->ssl && cfg->given[tls - opts]) {
 		seterr(errbuf, errlen, "--tls and --ssl are mutually "

@@ -58,6 +58,7 @@ struct stud_config {
 	long	upload_coalesce;	/* usec; 0 = off */
 	char   *x25519;			/* "stud" or "openssl" */
 	char   *resumption;		/* "stud" or "openssl" */
+	char   *tls13_handshake;	/* "stud" or "openssl" */
 	/* SECURITY */
 	char   *chroot;
 	char   *user;

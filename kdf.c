@@ -10,6 +10,7 @@
 
 static EVP_MD		*md_alg[2];	/* SHA-256, SHA-384: fetched once */
 static EVP_MD_CTX	*mdctx;
+static EVP_MD_CTX	*run, *peek;	/* kdf_run_*() */
 
 static const EVP_MD *
 md_of(int sha384)
@@ -36,6 +37,31 @@ kdf_hash(int sha384, const unsigned char *d1, size_t n1,
 	    (n2 == 0 || EVP_DigestUpdate(mdctx, d2, n2) == 1) &&
 	    (n3 == 0 || EVP_DigestUpdate(mdctx, d3, n3) == 1) &&
 	    EVP_DigestFinal_ex(mdctx, out, NULL) == 1 ? 0 : -1;
+}
+
+int
+kdf_run_start(int sha384)
+{
+	const EVP_MD *md = md_of(sha384);
+
+	if (run == NULL && (run = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if (peek == NULL && (peek = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	return md != NULL && EVP_DigestInit_ex2(run, md, NULL) == 1 ? 0 : -1;
+}
+
+int
+kdf_run_add(const unsigned char *d, size_t n)
+{
+	return EVP_DigestUpdate(run, d, n) == 1 ? 0 : -1;
+}
+
+int
+kdf_run_peek(unsigned char *out)
+{
+	return EVP_MD_CTX_copy_ex(peek, run) == 1 &&
+	    EVP_DigestFinal_ex(peek, out, NULL) == 1 ? 0 : -1;
 }
 
 int

@@ -21,6 +21,13 @@ int	kdf_hash(int sha384, const unsigned char *d1, size_t n1,
 	    const unsigned char *d2, size_t n2, const unsigned char *d3,
 	    size_t n3, unsigned char *out);
 
+/* A running hash (one at a time per process): start it, add bytes, and
+ * take the hash of what was added so far while the run goes on. Each
+ * returns 0, or -1 if the digest failed. */
+int	kdf_run_start(int sha384);
+int	kdf_run_add(const unsigned char *d, size_t n);
+int	kdf_run_peek(unsigned char *out);
+
 /* out = HMAC(key, d1 || d2) (RFC 2104), kdf_hash_len(sha384) bytes; any
  * key length. Returns 0 or -1. */
 int	kdf_hmac(int sha384, const unsigned char *key, size_t keylen,

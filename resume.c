@@ -10,14 +10,13 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "hello.h"
 #include "kdf.h"
 #include "record.h"
 #include "resume.h"
 
-#define HS_CLIENT_HELLO		1
 #define HS_SERVER_HELLO		2
 #define HS_FINISHED		20
-#define EXTS_MAX		64	/* more extensions: not for this path */
 
 #define EXT_SERVER_NAME		0x0000
 #define EXT_MAX_FRAGMENT	0x0001
@@ -168,20 +167,6 @@ resume_table_forget(const unsigned char *id, size_t idlen)
  * The ClientHello.
  */
 
-static inline unsigned
-get16(const unsigned char *p)
-{
-	return (unsigned)p[0] << 8 | p[1];
-}
-
-static inline unsigned char *
-put16(unsigned char *p, size_t v)
-{
-	p[0] = (unsigned char)(v >> 8);
-	p[1] = (unsigned char)v;
-	return p + 2;
-}
-
 /* A list of 1-byte-long items in a vector with a 2-byte length (server
  * names with their type byte, ALPN names): well formed? */
 static int
@@ -189,13 +174,13 @@ names_ok(const unsigned char *p, size_t len, int typed)
 {
 	size_t n;
 
-	if (len < 2 || get16(p) != len - 2)
+	if (len < 2 || hello_get16(p) != len - 2)
 		return 0;
 	for (p += 2, len -= 2; len > 0; p += n, len -= n) {
 		if (typed) {
 			if (len < 3 || *p != 0)
 				return 0;
-			n = 3 + get16(p + 1);
+			n = 3 + hello_get16(p + 1);
 		} else
 			n = 1 + (size_t)*p;
 		if (n == (typed ? 3u : 1u) || n > len)
@@ -206,9 +191,9 @@ names_ok(const unsigned char *p, size_t len, int typed)
 
 /* One extension of the hello. Returns 0, or -1 if it is OpenSSL's. */
 static int
-hello_ext(struct resume_hello *h, unsigned type, const unsigned char *p,
-    size_t len)
+hello_ext(void *arg, unsigned type, const unsigned char *p, size_t len)
 {
+	struct resume_hello *h = arg;
 	size_t i;
 
 	switch (type) {
@@ -226,10 +211,10 @@ hello_ext(struct resume_hello *h, unsigned type, const unsigned char *p,
 		if (len < 3 || p[0] != len - 1 || (len - 1) % 2 != 0)
 			return -1;
 		for (i = 1; i < len; i += 2)
-			if (get16(p + i) == 0x0304)
+			if (hello_get16(p + i) == 0x0304)
 				h->tls13 = 1;
 		for (i = 1; i < len; i += 2)
-			if (get16(p + i) == 0x0303)
+			if (hello_get16(p + i) == 0x0303)
 				return 0;
 		return -1;
 	case EXT_SERVER_NAME:
@@ -246,91 +231,37 @@ hello_ext(struct resume_hello *h, unsigned type, const unsigned char *p,
 	}
 }
 
-/* The extensions block, p to end. Returns 0 or -1. */
-static int
-hello_exts(struct resume_hello *h, const unsigned char *p,
-    const unsigned char *end)
-{
-	unsigned seen[EXTS_MAX], type;
-	size_t n = 0, i, len;
-
-	if (end - p < 2 || get16(p) != (size_t)(end - p) - 2)
-		return -1;
-	for (p += 2; p < end; p += len) {
-		if (end - p < 4 || n == EXTS_MAX)
-			return -1;
-		type = get16(p);
-		len = get16(p + 2);
-		p += 4;
-		if (len > (size_t)(end - p))
-			return -1;
-		for (i = 0; i < n; i++)
-			if (seen[i] == type)
-				return -1;
-		seen[n++] = type;
-		if (hello_ext(h, type, p, len) == -1)
-			return -1;
-	}
-	return 0;
-}
-
 int
 resume_parse_hello(const unsigned char *buf, size_t len,
     struct resume_hello *h)
 {
-	const unsigned char *p, *end;
-	size_t rl, n, i;
+	struct hello f;
+	size_t i;
 	unsigned cs;
+	int r;
 
 	memset(h, 0, sizeof(*h));
-	if (len >= 1 && buf[0] != 22)
+	if ((r = hello_read(buf, len, &f)) != HELLO_OK)
+		return r == HELLO_MORE ? RESUME_MORE : RESUME_NO;
+	if (f.version < 0x0303 || f.sidlen == 0)
 		return RESUME_NO;
-	if (len < 5)
-		return RESUME_MORE;
-	rl = get16(buf + 3);
-	if (buf[1] != 3 || rl < 4 || rl > REC_PLAIN_MAX)
-		return RESUME_NO;
-	if (len < 5 + rl)
-		return RESUME_MORE;
-	p = buf + 5;
-	end = p + rl;
-	/* one ClientHello, alone in its record and in the bytes read */
-	if (len != 5 + rl || p[0] != HS_CLIENT_HELLO ||
-	    ((size_t)p[1] << 16 | (size_t)get16(p + 2)) != rl - 4)
-		return RESUME_NO;
-	h->msg = p;
-	h->msglen = rl;
-	h->reclen = 5 + rl;
-	p += 4;
-	if (end - p < 2 + 32 + 1 || get16(p) < 0x0303)
-		return RESUME_NO;
-	h->random = p + 2;
-	p += 34;
-	n = *p++;
-	if (n == 0 || n > 32 || (size_t)(end - p) < n + 2)
-		return RESUME_NO;
-	h->sid = p;
-	h->sidlen = n;
-	p += n;
-	n = get16(p);
-	p += 2;
-	if (n < 2 || n % 2 != 0 || (size_t)(end - p) < n + 1)
-		return RESUME_NO;
-	h->suites = p;
-	h->suiteslen = n;
-	for (i = 0; i < n; i += 2) {
-		cs = get16(p + i);
+	h->msg = f.msg;
+	h->msglen = f.msglen;
+	h->reclen = f.reclen;
+	h->random = f.random;
+	h->sid = f.sid;
+	h->sidlen = f.sidlen;
+	h->suites = f.suites;
+	h->suiteslen = f.suiteslen;
+	for (i = 0; i < f.suiteslen; i += 2) {
+		cs = hello_get16(f.suites + i);
 		if (cs == SCSV_FALLBACK)
 			return RESUME_NO;
 		if (cs == SCSV_RENEGOTIATION)
 			h->ri = 1;
 	}
-	p += n;
-	n = *p++;
-	if (n == 0 || (size_t)(end - p) < n || memchr(p, 0, n) == NULL)
-		return RESUME_NO;
-	p += n;
-	if (p < end && hello_exts(h, p, end) == -1)
+	if (memchr(f.comp, 0, f.complen) == NULL ||
+	    hello_each_ext(&f, hello_ext, h) == -1)
 		return RESUME_NO;
 	return RESUME_OK;
 }
@@ -341,7 +272,7 @@ resume_hello_offers(const struct resume_hello *h, unsigned cipher)
 	size_t i;
 
 	for (i = 0; i < h->suiteslen; i += 2)
-		if (get16(h->suites + i) == cipher)
+		if (hello_get16(h->suites + i) == cipher)
 			return 1;
 	return 0;
 }
@@ -372,28 +303,28 @@ server_hello(const struct resume_hello *h, const struct resume_session *s,
 	p += 32;
 	*p++ = (unsigned char)h->sidlen;
 	memcpy(p, h->sid, h->sidlen);
-	p = put16(p + h->sidlen, s->cipher);
+	p = hello_put16(p + h->sidlen, s->cipher);
 	*p++ = 0;			/* null compression */
 	exts = p + 2;
 	p = exts;
 	if (h->ri) {			/* RFC 5746: empty renegotiation_info */
-		p = put16(put16(p, EXT_RENEGOTIATION), 1);
+		p = hello_put16(hello_put16(p, EXT_RENEGOTIATION), 1);
 		*p++ = 0;
 	}
 	if (s->ems)
-		p = put16(put16(p, EXT_EMS), 0);
+		p = hello_put16(hello_put16(p, EXT_EMS), 0);
 	if (h->pf && ecc_suite(s->cipher)) {	/* uncompressed only */
-		p = put16(put16(p, EXT_POINT_FORMATS), 2);
+		p = hello_put16(hello_put16(p, EXT_POINT_FORMATS), 2);
 		*p++ = 1;
 		*p++ = 0;
 	}
 	if (p > exts)
-		put16(exts - 2, (size_t)(p - exts));
+		hello_put16(exts - 2, (size_t)(p - exts));
 	else
 		p -= 2;
 	sh[0] = HS_SERVER_HELLO;
 	sh[1] = 0;
-	put16(sh + 2, (size_t)(p - sh) - 4);
+	hello_put16(sh + 2, (size_t)(p - sh) - 4);
 	return (size_t)(p - sh);
 }
 
@@ -430,7 +361,7 @@ resume_server_flight(const struct resume_hello *h,
 		return -1;
 	out[0] = REC_HANDSHAKE;
 	out[1] = out[2] = 3;
-	put16(out + 3, shlen);
+	hello_put16(out + 3, shlen);
 	memcpy(out + 5 + shlen, ccs, sizeof(ccs));
 	rec = out + 5 + shlen + sizeof(ccs);
 	rs->rd.seq = rs->wr.seq = 0;

@@ -1,10 +1,12 @@
 /* tls.c - OpenSSL server context: protocols, ciphers, certificates, DH
- * parameters and the per-connection SSL object. OpenSSL version checks and
- * compatibility shims live here and nowhere else. */
+ * parameters, the per-connection SSL object, and what stud's own handshakes
+ * need of a context. OpenSSL version checks and compatibility shims live
+ * here and nowhere else. */
 #define OPENSSL_SUPPRESS_DEPRECATED	/* ENGINE_* is deprecated in OpenSSL 3 */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/core_names.h>
@@ -18,6 +20,8 @@
 #endif
 #include <openssl/ssl.h>
 
+#include "hs13.h"
+#include "kdf.h"
 #include "provider.h"
 #include "proxy.h"
 #include "record.h"
@@ -62,6 +66,7 @@ static int			 engine_ciphers;	/* a legacy -e engine
 						 * records stay with it */
 static EVP_CIPHER		*ticket_cipher;
 static int			 resume_on;	/* resume.c's table is made */
+static int			 groups_x25519 = 1; /* X25519 is allowed */
 
 #ifdef USE_SHARED_CACHE
 /* Room for one serialised session in the shared cache: a TLS 1.2 session
@@ -268,6 +273,23 @@ tls_ctx_load_pem(SSL_CTX *ctx, const char *path, char *errbuf, size_t errlen)
 	return 0;
 }
 
+/* Whether a --ecdh-curve list (OpenSSL's default if "") has X25519. */
+static int
+groups_have_x25519(const char *list)
+{
+	const char *p = list;
+	size_t n;
+
+	if (*list == '\0')
+		return 1;
+	for (; *p != '\0'; p += n + (p[n] == ':')) {
+		n = strcspn(p, ":");
+		if (n == 6 && strncasecmp(p, "X25519", 6) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* --tls-protos: the lowest and highest version asked for, and the ones in
  * between that were not, switched off. */
 static int
@@ -325,6 +347,7 @@ tls_set_protocols(SSL_CTX *ctx, const struct stud_config *cfg, char *errbuf,
 		    cfg->ecdh_curve, tls_error(why, sizeof(why)));
 		return -1;
 	}
+	groups_x25519 = groups_have_x25519(cfg->ecdh_curve);
 	return 0;
 }
 
@@ -888,10 +911,310 @@ tls_resume_forget(SSL_CTX *ctx, const unsigned char *id, size_t idlen)
 	SSL_SESSION_free(tmp);
 }
 
+/* ---------------------------------------------------------------------
+ * stud's own TLS 1.3 handshake (hs13.c): what it needs of a context, made
+ * once per process on first use and kept in the context.
+ */
+
+#define ONE_WEEK	(7 * 24 * 3600)	/* longest TLS 1.3 ticket life */
+#define HS13_CERTMSG_MAX 8192	/* the flight fits a new socket's buffer */
+
+struct hs13_ctx {
+	struct hs13_server	 s;	/* first: the callbacks are given it */
+	EVP_PKEY_CTX		*sign[2];	/* per scheme of s.schemes */
+	const SSL_CIPHER	*cipher[5];	/* per suite of s.suites */
+	unsigned char		*certmsg;
+};
+
+static const unsigned char sid_ctx[] = "stud";	/* every context's */
+static int		 hs13_index = -1;
+static struct hs13_ctx	 hs13_none;	/* "this path cannot serve it" */
+static SSL_CTX		*hs13_session_ctx;	/* the tickets' keys */
+static SSL_SESSION	*hs13_sess;		/* reused for each ticket */
+static EVP_CIPHER_CTX	*hs13_ectx;
+
+static void
+hs13_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	struct hs13_ctx *h = ptr;
+
+	(void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+	if (h == NULL || h == &hs13_none)
+		return;
+	EVP_PKEY_CTX_free(h->sign[0]);
+	EVP_PKEY_CTX_free(h->sign[1]);
+	free(h->certmsg);
+	free(h);
+}
+
+static long
+hs13_sign(const struct hs13_server *s, unsigned scheme,
+    const unsigned char *hash, size_t hashlen, unsigned char *sig,
+    size_t room)
+{
+	const struct hs13_ctx *h = (const struct hs13_ctx *)s;
+	size_t n = room;
+
+	if (EVP_PKEY_sign(h->sign[scheme == s->schemes[0] ? 0 : 1], sig, &n,
+	    hash, hashlen) != 1) {
+		ERR_clear_error();
+		return -1;
+	}
+	return (long)n;
+}
+
+/* A ticket as OpenSSL makes and reads them (key name, IV, the session's
+ * DER in AES-256-CBC, HMAC-SHA256 of all that), with the first key of the
+ * connection's first context: OpenSSL resumes it. */
+static long
+hs13_ticket(const struct hs13_server *s, unsigned suite,
+    const unsigned char *psk, size_t psklen, unsigned char *out, size_t room)
+{
+	const struct hs13_ctx *h = (const struct hs13_ctx *)s;
+	const struct ticket_keys *keys = SSL_CTX_get_ex_data(hs13_session_ctx,
+	    tickets_index);
+	const struct ticket_key *k;
+	const SSL_CIPHER *ci = NULL;
+	unsigned char der[1024], id[32], *p = der;
+	int len, n = 0, fin = 0, ok;
+	size_t i;
+
+	for (i = 0; i < s->nsuites; i++)
+		if (s->suites[i] == suite)
+			ci = h->cipher[i];
+	if (keys == NULL || keys->n == 0 || ci == NULL ||
+	    (hs13_sess == NULL && (hs13_sess = SSL_SESSION_new()) == NULL) ||
+	    (hs13_ectx == NULL && (hs13_ectx = EVP_CIPHER_CTX_new()) == NULL))
+		return -1;
+	k = &keys->k[0];
+	ok = RAND_bytes(id, sizeof(id)) == 1 &&
+	    SSL_SESSION_set_protocol_version(hs13_sess, TLS1_3_VERSION) &&
+	    SSL_SESSION_set_cipher(hs13_sess, ci) &&
+	    SSL_SESSION_set1_master_key(hs13_sess, psk, psklen) &&
+	    SSL_SESSION_set1_id(hs13_sess, id, sizeof(id)) &&
+	    SSL_SESSION_set1_id_context(hs13_sess, sid_ctx,
+	    sizeof(sid_ctx) - 1) &&
+	    SSL_SESSION_set_time(hs13_sess, (long)time(NULL)) &&
+	    SSL_SESSION_set_timeout(hs13_sess, (long)s->lifetime) &&
+	    (len = i2d_SSL_SESSION(hs13_sess, NULL)) > 0 &&
+	    (size_t)len <= sizeof(der) && room >= 32 + (size_t)len + 16 + 32 &&
+	    i2d_SSL_SESSION(hs13_sess, &p) == len &&
+	    RAND_bytes(out + 16, 16) == 1 &&
+	    EVP_EncryptInit_ex2(hs13_ectx, ticket_cipher, k->aes, out + 16,
+	    NULL) == 1 &&
+	    EVP_EncryptUpdate(hs13_ectx, out + 32, &n, der, len) == 1 &&
+	    EVP_EncryptFinal_ex(hs13_ectx, out + 32 + n, &fin) == 1;
+	OPENSSL_cleanse(der, sizeof(der));
+	SSL_SESSION_set1_master_key(hs13_sess, der, psklen);	/* zeros */
+	if (!ok) {
+		ERR_clear_error();
+		return -1;
+	}
+	memcpy(out, k->name, 16);
+	if (kdf_hmac(0, k->hmac, sizeof(k->hmac), out, 32 + (size_t)(n + fin),
+	    NULL, 0, out + 32 + n + fin) == -1)
+		return -1;
+	return 32 + n + fin + 32;
+}
+
+/* The signature scheme of a certificate's own signature, as a client's
+ * signature_algorithms_cert names it; 0 if not one of the plain ones. */
+static uint16_t
+hs13_cert_scheme(X509 *x)
+{
+	int md, pk;
+
+	if (X509_get_signature_info(x, &md, &pk, NULL, NULL) != 1 ||
+	    (pk != EVP_PKEY_RSA && pk != EVP_PKEY_EC))
+		return 0;
+	switch (md) {
+	case NID_sha256: return pk == EVP_PKEY_RSA ? 0x0401 : 0x0403;
+	case NID_sha384: return pk == EVP_PKEY_RSA ? 0x0501 : 0x0503;
+	case NID_sha512: return pk == EVP_PKEY_RSA ? 0x0601 : 0x0603;
+	default: return 0;
+	}
+}
+
+/* The CertificateVerify schemes of key (RFC 8446, 4.2.3), in OpenSSL's
+ * order. Returns how many. */
+static size_t
+hs13_key_schemes(EVP_PKEY *key, uint16_t schemes[2])
+{
+	char group[32];
+
+	if (EVP_PKEY_is_a(key, "RSA") && EVP_PKEY_get_bits(key) >= 2048) {
+		schemes[0] = 0x0804;		/* rsa_pss_rsae_sha256 */
+		schemes[1] = 0x0805;		/* rsa_pss_rsae_sha384 */
+		return 2;
+	}
+	if (!EVP_PKEY_is_a(key, "EC") || EVP_PKEY_get_group_name(key, group,
+	    sizeof(group), NULL) != 1)
+		return 0;
+	if (strcmp(group, "prime256v1") == 0)
+		schemes[0] = 0x0403;		/* ecdsa_secp256r1_sha256 */
+	else if (strcmp(group, "secp384r1") == 0)
+		schemes[0] = 0x0503;		/* ecdsa_secp384r1_sha384 */
+	else
+		return 0;
+	return 1;
+}
+
+/* A signing context for scheme, ready for EVP_PKEY_sign() on a hash. */
+static EVP_PKEY_CTX *
+hs13_sign_ctx(EVP_PKEY *key, unsigned scheme)
+{
+	const EVP_MD *md = scheme == 0x0503 || scheme == 0x0805 ?
+	    EVP_sha384() : EVP_sha256();
+	EVP_PKEY_CTX *p = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+
+	if (p == NULL || EVP_PKEY_sign_init(p) != 1 ||
+	    ((scheme >> 8) == 0x08 &&
+	    (EVP_PKEY_CTX_set_rsa_padding(p, RSA_PKCS1_PSS_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_pss_saltlen(p, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(p, md) != 1)) ||
+	    EVP_PKEY_CTX_set_signature_md(p, md) != 1) {
+		EVP_PKEY_CTX_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* The Certificate message: the leaf, then its chain. Returns 0 or -1. */
+static int
+hs13_certmsg(struct hs13_ctx *h, SSL_CTX *ctx)
+{
+	STACK_OF(X509) *chain = NULL;
+	X509 *x = SSL_CTX_get0_certificate(ctx);
+	unsigned char *p;
+	size_t total = 8;
+	int i, n, len;
+
+	if (SSL_CTX_get0_chain_certs(ctx, &chain) != 1)
+		return -1;
+	n = chain == NULL ? 0 : sk_X509_num(chain);
+	for (i = -1; i < n; i++) {
+		if ((len = i2d_X509(i < 0 ? x : sk_X509_value(chain, i),
+		    NULL)) <= 0)
+			return -1;
+		total += 5 + (size_t)len;
+	}
+	if (total > HS13_CERTMSG_MAX || (h->certmsg = malloc(total)) == NULL)
+		return -1;
+	p = h->certmsg;
+	*p++ = 11;
+	*p++ = 0; *p++ = (unsigned char)((total - 4) >> 8);
+	*p++ = (unsigned char)(total - 4);
+	*p++ = 0;				/* no request context */
+	*p++ = 0; *p++ = (unsigned char)((total - 8) >> 8);
+	*p++ = (unsigned char)(total - 8);
+	for (i = -1; i < n; i++) {
+		len = i2d_X509(i < 0 ? x : sk_X509_value(chain, i), NULL);
+		*p++ = 0; *p++ = (unsigned char)(len >> 8);
+		*p++ = (unsigned char)len;
+		i2d_X509(i < 0 ? x : sk_X509_value(chain, i), &p);
+		*p++ = 0; *p++ = 0;		/* no extensions */
+	}
+	h->s.certmsg = h->certmsg;
+	h->s.certmsglen = total;
+	return 0;
+}
+
+/* The TLS 1.3 suites a connection of ctx would use, from one SSL.
+ * Returns 0, or -1 if there is none. */
+static int
+hs13_suites(struct hs13_ctx *h, SSL_CTX *ctx)
+{
+	SSL *ssl = SSL_new(ctx);
+	STACK_OF(SSL_CIPHER) *ciphers;
+	unsigned id;
+	int i;
+
+	if (ssl == NULL)
+		return -1;
+	ciphers = SSL_get_ciphers(ssl);
+	for (i = 0; i < sk_SSL_CIPHER_num(ciphers) && h->s.nsuites < 5; i++) {
+		id = SSL_CIPHER_get_protocol_id(sk_SSL_CIPHER_value(ciphers, i));
+		if (id >= 0x1301 && id <= 0x1305) {
+			h->cipher[h->s.nsuites] = sk_SSL_CIPHER_value(ciphers, i);
+			h->s.suites[h->s.nsuites++] = (uint16_t)id;
+		}
+	}
+	SSL_free(ssl);
+	return h->s.nsuites > 0 ? 0 : -1;
+}
+
+/* What hs13.c needs of ctx, or NULL when it cannot serve it: exactly one
+ * certificate (RSA of 2048 bits or more, ECDSA on P-256 or P-384) and a
+ * short chain, TLS 1.3 and stateless tickets allowed, X25519 among the
+ * groups. */
+static struct hs13_ctx *
+hs13_make(SSL_CTX *ctx)
+{
+	struct hs13_ctx *h;
+	EVP_PKEY *key;
+	long max = SSL_CTX_get_max_proto_version(ctx);
+	int n = 0, r;
+	size_t i;
+
+	for (r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
+	    r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT))
+		n++;
+	SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST);
+	ERR_clear_error();
+	if (n != 1 || engine_ciphers || !groups_x25519 ||
+	    (max != 0 && max < TLS1_3_VERSION) ||
+	    (SSL_CTX_get_options(ctx) & (SSL_OP_NO_TLSv1_3 | SSL_OP_NO_TICKET)) ||
+	    (key = SSL_CTX_get0_privatekey(ctx)) == NULL ||
+	    SSL_CTX_get0_certificate(ctx) == NULL ||
+	    (h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	h->s.nschemes = hs13_key_schemes(key, h->s.schemes);
+	h->s.certalg = hs13_cert_scheme(SSL_CTX_get0_certificate(ctx));
+	h->s.server_pref = (SSL_CTX_get_options(ctx) &
+	    SSL_OP_CIPHER_SERVER_PREFERENCE) != 0;
+	h->s.tickets = (unsigned)SSL_CTX_get_num_tickets(ctx);
+	h->s.sign = hs13_sign;
+	h->s.ticket = hs13_ticket;
+	for (i = 0; i < h->s.nschemes; i++)
+		if ((h->sign[i] = hs13_sign_ctx(key, h->s.schemes[i])) == NULL)
+			h->s.nschemes = 0;
+	if (h->s.nschemes == 0 || hs13_suites(h, ctx) == -1 ||
+	    hs13_certmsg(h, ctx) == -1) {
+		ERR_clear_error();
+		hs13_free(NULL, h, NULL, 0, 0, NULL);
+		return NULL;
+	}
+	return h;
+}
+
+long
+tls_hs13_flight(SSL_CTX *first, SSL_CTX *ctx, int staples,
+    const struct hs13_hello *h, struct rec_state *rs, unsigned char *out,
+    size_t room, unsigned char fin[48])
+{
+	struct hs13_ctx *x;
+	long life = SSL_CTX_get_timeout(first);
+
+	if (hs13_index == -1 && (hs13_index = SSL_CTX_get_ex_new_index(0,
+	    NULL, NULL, NULL, hs13_free)) == -1)
+		return -1;
+	if ((x = SSL_CTX_get_ex_data(ctx, hs13_index)) == NULL) {
+		if ((x = hs13_make(ctx)) == NULL)
+			x = &hs13_none;
+		SSL_CTX_set_ex_data(ctx, hs13_index, x);
+	}
+	if (x == &hs13_none || ticket_cipher == NULL)
+		return -1;
+	hs13_session_ctx = first;
+	x->s.staple = staples != 0;
+	x->s.lifetime = (uint32_t)(life > ONE_WEEK ? ONE_WEEK : life);
+	return hs13_server_flight(&x->s, h, rs, out, room, fin);
+}
+
 SSL_CTX *
 tls_ctx_new(const struct stud_config *cfg, char *errbuf, size_t errlen)
 {
-	static const unsigned char sid_ctx[] = "stud";
 	uint64_t op = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_SINGLE_ECDH_USE |
 	    SSL_OP_SINGLE_DH_USE;

@@ -85,6 +85,17 @@ void	tls_resume_failed(SSL *ssl);
  * client connected to. */
 void	tls_resume_forget(SSL_CTX *ctx, const unsigned char *id, size_t idlen);
 
+struct hs13_hello;
+
+/* stud's own TLS 1.3 handshake (hs13.c) for hello h on a connection that
+ * began with context first and that SNI moved to ctx (staples: ctx may
+ * staple an OCSP response): the server's flight into out (room bytes), as
+ * hs13_server_flight() does; -1 when that path cannot serve ctx or h
+ * (nothing sent: OpenSSL takes the connection). */
+long	tls_hs13_flight(SSL_CTX *first, SSL_CTX *ctx, int staples,
+	    const struct hs13_hello *h, struct rec_state *rs,
+	    unsigned char *out, size_t room, unsigned char fin[48]);
+
 struct proxy_tls;
 
 /* Describe a handshaken connection for a PROXY v2 header: ALPN, SNI, the

@@ -21,7 +21,9 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "certs.h"
 #include "configuration.h"
+#include "hs13.h"
 #include "log.h"
 #include "peersync.h"
 #include "proxy.h"
@@ -51,6 +53,7 @@ struct listener {
 	ev_io			w;
 	SSL_CTX			*ctx;	/* its connections start with it */
 	int			 resume;	/* resume.c may serve them */
+	int			 hs13;		/* and hs13.c */
 	int			 tls13;		/* ctx could do TLS 1.3 */
 };
 
@@ -65,11 +68,13 @@ static size_t				 nlisteners;
 
 enum conn_state { CS_PROXYHDR, CS_HANDSHAKE, CS_CONNECTING, CS_PROXY };
 
-/* Where stud's own TLS 1.2 resumption (resume.c) is. */
-enum conn_resume { RZ_OFF, RZ_HELLO, RZ_FINISHED };
+/* Where stud's own handshakes are: the ClientHello read, then waiting for
+ * the client's Finished of a TLS 1.2 resumption (resume.c) or of a TLS 1.3
+ * full handshake (hs13.c). */
+enum conn_resume { RZ_OFF, RZ_HELLO, RZ_FINISHED, RZ_FINISHED13 };
 
 /* How the handshake went, for --log-level=2. */
-enum conn_hs { HS_NONE, HS_FULL, HS_RESUMED, HS_RESUMED_STUD };
+enum conn_hs { HS_NONE, HS_FULL, HS_RESUMED, HS_RESUMED_STUD, HS_FULL_STUD };
 
 struct conn {
 	struct sockbio	 sk;		/* client socket, as OpenSSL uses it */
@@ -91,11 +96,11 @@ struct conn {
 	struct ring	 up;		/* client -> backend */
 	struct ring	 down;		/* backend -> client */
 	const struct listener *l;	/* where it came in */
-	unsigned char	 fin[12];	/* RZ_FINISHED: the client's due */
+	unsigned char	 fin[48];	/* RZ_FINISHED*: the client's due */
 	unsigned char	 sid[32];	/* RZ_FINISHED: the session resumed */
 	uint8_t		 sidlen;
 	unsigned	 resuming:2;	/* enum conn_resume */
-	unsigned	 hs:2;		/* enum conn_hs */
+	unsigned	 hs:3;		/* enum conn_hs */
 	unsigned	 state:2;
 	unsigned	 c_can_r:1;	/* client not known to be drained */
 	unsigned	 c_can_w:1;	/* client not known to be full */
@@ -124,6 +129,7 @@ static struct ring_pool	 pool;
 static struct ring_pool	 rxpool;
 static int		 own_records;	/* record.c takes over after handshakes */
 static int		 own_resumption; /* resume.c answers TLS 1.2 resumptions */
+static int		 own_hs13;	/* hs13.c answers TLS 1.3 handshakes */
 static unsigned long	 nconns;
 static int		 draining;
 static int		 accept_full;	/* paused at --max-connections */
@@ -160,7 +166,7 @@ static void
 conn_log(const struct conn *c)
 {
 	static const char *hs[] = { "none", "full", "resumed",
-	    "resumed-stud" };
+	    "resumed-stud", "full-stud" };
 	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
 
@@ -1063,14 +1069,68 @@ resume_finished(struct conn *c)
 	return conn_handshaken(c);
 }
 
-/* The ClientHello: a session of ours offered as this path can resume it
- * gets the server's flight; anything else goes to OpenSSL. */
+/* ---------------------------------------------------------------------
+ * Worker: stud's own TLS 1.3 full handshake (hs13.c).
+ */
+
+/* A flight this long always fits in a new socket's send buffer. */
+#define HS13_SEND_MAX	12288
+
+/* The client's ChangeCipherSpec and Finished. */
 static int
-resume_hello(struct conn *c)
+hs13_finished(struct conn *c)
+{
+	long n;
+	int r;
+
+	while ((n = c->rx == NULL ? 0 : hs13_client_finished(&c->rec, c->fin,
+	    c->rx + c->rx_start, c->rx_end - c->rx_start)) == 0)
+		if ((r = resume_read(c)) <= 0)
+			return r;
+	if (n < 0)
+		return rec_fail(c, (int)-n);
+	c->rx_start += (uint32_t)n;
+	c->resuming = RZ_OFF;
+	c->hs = HS_FULL_STUD;
+	return conn_handshaken(c);
+}
+
+/* A TLS 1.3 hello hs13.c may take: the whole server flight at once, or
+ * OpenSSL if that path cannot serve it after all. */
+static int
+hs13_hello(struct conn *c, const struct hs13_hello *h)
+{
+	static unsigned char flight[HS13_SEND_MAX + 65536];
+	SSL_CTX *ctx;
+	int staples;
+	long n;
+
+	ctx = certs_for_name(su->certs, c->l->ctx, h->sni, &staples);
+	n = tls_hs13_flight(c->l->ctx, ctx, staples, h, &c->rec, flight,
+	    sizeof(flight), c->fin);
+	if (n < 0 || n > HS13_SEND_MAX) {
+		rec_wipe(&c->rec);
+		return resume_to_openssl(c);
+	}
+	if (send(c->sk.fd, flight, (size_t)n, MSG_NOSIGNAL) != n) {
+		c->why = "handshake failed";
+		return -1;
+	}
+	c->rx_start += (uint32_t)h->reclen;
+	c->resuming = RZ_FINISHED13;
+	return hs13_finished(c);
+}
+
+/* The ClientHello: a TLS 1.3 one hs13.c can answer, or a session of ours
+ * offered as resume.c can resume it, gets the server's flight; anything
+ * else goes to OpenSSL. */
+static int
+own_hello(struct conn *c)
 {
 	unsigned char flight[RESUME_FLIGHT_MAX];
 	struct resume_hello h;
 	struct resume_session s;
+	struct hs13_hello h13;
 	long n;
 	int r;
 
@@ -1078,7 +1138,10 @@ resume_hello(struct conn *c)
 	    c->rx_start, c->rx_end - c->rx_start, &h)) == RESUME_MORE)
 		if ((r = resume_read(c)) <= 0)
 			return r;
-	if (r == RESUME_NO || (h.tls13 && c->l->tls13) ||
+	if (c->l->hs13 && hs13_parse_hello(c->rx + c->rx_start, c->rx_end -
+	    c->rx_start, &h13) == HS13_OK)
+		return hs13_hello(c, &h13);
+	if (!c->l->resume || r == RESUME_NO || (h.tls13 && c->l->tls13) ||
 	    tls_resume_lookup(h.sid, h.sidlen, &s) == -1)
 		return resume_to_openssl(c);
 	if (s.ems != h.ems || !resume_hello_offers(&h, s.cipher)) {
@@ -1098,12 +1161,19 @@ resume_hello(struct conn *c)
 	return resume_finished(c);
 }
 
-/* Drive stud's resumption. Returns like conn_handshake(). */
+/* Drive stud's own handshakes. Returns like conn_handshake(). */
 static int
 conn_resume(struct conn *c)
 {
 	c->hs_wants_r = c->hs_wants_w = 0;
-	return c->resuming == RZ_HELLO ? resume_hello(c) : resume_finished(c);
+	switch (c->resuming) {
+	case RZ_HELLO:
+		return own_hello(c);
+	case RZ_FINISHED:
+		return resume_finished(c);
+	default:
+		return hs13_finished(c);
+	}
 }
 
 /* One pass over every direction. Returns progress (0/1) or -1 to close. */
@@ -1236,8 +1306,8 @@ conn_new(int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
 	struct conn *c;
 	BIO *bio = NULL;
 
-	/* resume.c reads the ClientHello first; OpenSSL may come later */
-	if ((c = calloc(1, sizeof(*c))) == NULL || (!l->resume &&
+	/* stud reads the ClientHello first; OpenSSL may come later */
+	if ((c = calloc(1, sizeof(*c))) == NULL || (!l->resume && !l->hs13 &&
 	    ((bio = sockbio_new(&c->sk, fd)) == NULL ||
 	    (c->ssl = tls_session_new(l->ctx, bio, own_records ? &c->rec :
 	    NULL)) == NULL))) {
@@ -1248,7 +1318,7 @@ conn_new(int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
 	}
 	c->sk.fd = fd;
 	c->l = l;
-	c->resuming = l->resume ? RZ_HELLO : RZ_OFF;
+	c->resuming = l->resume || l->hs13 ? RZ_HELLO : RZ_OFF;
 	memcpy(&c->peer, peer, peerlen < sizeof(c->peer) ? peerlen :
 	    sizeof(c->peer));
 	c->started = ev_now(EV_DEFAULT);
@@ -1408,6 +1478,7 @@ worker_run(const struct setup *s, int parent_fd)
 {
 	struct ev_loop *loop;
 	sigset_t none;
+	int own_hello_ok;
 
 	su = s;
 	cfg = &s->cfg;
@@ -1433,17 +1504,20 @@ worker_run(const struct setup *s, int parent_fd)
 		log_err("out of memory");
 		_exit(2);
 	}
-	own_resumption = own_records &&
-	    strcmp(cfg->resumption, "stud") == 0 &&
-	    *cfg->alpn_protos == '\0' &&
+	/* what stud's own handshakes leave to OpenSSL, server-wide */
+	own_hello_ok = own_records && *cfg->alpn_protos == '\0' &&
 	    strcmp(cfg->client_verify, "none") == 0 &&
 	    !cfg->write_proxy_v2 && !cfg->sni_nomatch_abort;
+	own_resumption = own_hello_ok && strcmp(cfg->resumption, "stud") == 0;
+	own_hs13 = own_hello_ok && strcmp(cfg->tls13_handshake, "stud") == 0 &&
+	    strcmp(cfg->x25519, "stud") == 0;
 	for (nlisteners = 0; nlisteners < s->nfronts; nlisteners++) {
 		struct listener *l = &listeners[nlisteners];
 
 		l->ctx = s->fronts[nlisteners].ctx;
-		l->resume = own_resumption && tls_resume_ready(l->ctx,
-		    &l->tls13);
+		l->resume = tls_resume_ready(l->ctx, &l->tls13) &&
+		    own_resumption;
+		l->hs13 = own_hs13 && l->tls13;
 		ev_io_init(&l->w, accept_cb, s->fronts[nlisteners].fd,
 		    EV_READ);
 		l->w.data = l;

@@ -46,9 +46,13 @@ fuzz_aesgcm_MAXLEN    := 17000
 fuzz_x25519_SRCS      := x25519.c
 fuzz_x25519_LIBS      := $(fuzz_record_LIBS)
 fuzz_x25519_MAXLEN    := 64
-fuzz_resume_SRCS      := resume.c record.c aesgcm.c kdf.c
+fuzz_resume_SRCS      := resume.c hello.c record.c aesgcm.c kdf.c
 fuzz_resume_LIBS      := $(fuzz_record_LIBS)
 fuzz_resume_MAXLEN    := 2048
+FUZZERS               += hs13
+fuzz_hs13_SRCS        := hs13.c hello.c record.c aesgcm.c kdf.c x25519.c
+fuzz_hs13_LIBS        := $(fuzz_record_LIBS)
+fuzz_hs13_MAXLEN      := 2048
 # the shsync packet decoder, once it exists
 ifneq ($(wildcard shsync.h),)
 FUZZERS               += shsync

@@ -15,6 +15,26 @@
 #include "tls.h"
 #include "unit.h"
 
+/* Give ctx a certificate for key, self-signed with md. */
+static inline void
+fixture_add_cert(SSL_CTX *ctx, EVP_PKEY *key, const EVP_MD *md)
+{
+	X509 *x = X509_new();
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)"test", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	CHECK(X509_sign(x, key, md) > 0);
+	CHECK(ctx != NULL && SSL_CTX_use_certificate(ctx, x) == 1);
+	CHECK(ctx != NULL && SSL_CTX_use_PrivateKey(ctx, key) == 1);
+	X509_free(x);
+}
+
 /* The server context, or NULL (a failed check); x25519: the --x25519
  * setting, NULL for the default. */
 static inline SSL_CTX *
@@ -23,7 +43,6 @@ fixture_server_ctx(const char *x25519)
 	struct stud_config cfg;
 	char err[256];
 	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	X509 *x = X509_new();
 	SSL_CTX *ctx;
 
 	config_init(&cfg);
@@ -36,18 +55,7 @@ fixture_server_ctx(const char *x25519)
 	}
 	ctx = tls_ctx_new(&cfg, err, sizeof(err));
 	CHECK(ctx != NULL);
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, key);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-	    (const unsigned char *)"test", -1, -1, 0);
-	X509_set_issuer_name(x, X509_get_subject_name(x));
-	X509_sign(x, key, EVP_sha256());
-	CHECK(ctx != NULL && SSL_CTX_use_certificate(ctx, x) == 1);
-	CHECK(ctx != NULL && SSL_CTX_use_PrivateKey(ctx, key) == 1);
-	X509_free(x);
+	fixture_add_cert(ctx, key, EVP_sha256());
 	EVP_PKEY_free(key);
 	config_free(&cfg);
 	return ctx;
