@@ -2,7 +2,7 @@
 # undefined). Included by the top-level Makefile; run from the repo root.
 #
 #   make fuzz              each harness for FUZZ_SECONDS (default 60) s
-#   make fuzz-smoke        each harness for FUZZ_SMOKE_SECONDS (default 20) s
+#   make fuzz-smoke        each harness for FUZZ_SMOKE_SECONDS (default 10) s
 #   make fuzz-regress      each harness over its committed corpus only (~1 s)
 #   make fuzz-build        just build them (build/fuzz/fuzz_NAME)
 #   make build/fuzz/fuzz_NAME; make fuzz-run-NAME; make fuzz-smoke-NAME
@@ -16,7 +16,7 @@
 
 FUZZ_CC            ?= clang
 FUZZ_SECONDS       ?= 60
-FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_BUILD         := build/fuzz
 FUZZ_SRC           := tests/fuzz
 FUZZ_CFLAGS         = -std=c11 $(WARN) -g -O1 -fno-omit-frame-pointer \

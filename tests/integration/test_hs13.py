@@ -47,9 +47,9 @@ import pytest
 
 from backend import HTTP_BODY, source_data
 from conftest import _openssl, _self_signed
-from harness import (IO_TIMEOUT, client_context, echo_roundtrip, recv_all,
-                     recv_exact, recv_hash, tcp_shut_wr, tls_connect,
-                     wait_until, which)
+from harness import (IO_TIMEOUT, SANITIZED, client_context, echo_roundtrip,
+                     recv_all, recv_exact, recv_hash, tcp_shut_wr,
+                     tls_connect, wait_until, which)
 from test_hostile import (client_hello, guarded, records,  # noqa: F401
                           wait_closed)
 from test_records import _gnutls
@@ -461,6 +461,13 @@ CLIENTS = {
 }
 
 
+# Negotiation logic, compared in the default and shared-cache runs; under
+# ASan the reader's memory safety is the unit test's and fuzz_hs13's job.
+LOGIC_ONLY = pytest.mark.skipif(SANITIZED, reason="negotiation logic: "
+                                "checked in the unsanitized runs")
+
+
+@LOGIC_ONLY
 @pytest.mark.parametrize("key", ["rsa", "ec"])
 @pytest.mark.parametrize("opts", list(SERVER_OPTS))
 def test_same_choices_as_openssl(start_stud, backend, pems, key, opts):
@@ -1110,6 +1117,7 @@ def _first_reply(port, data, timeout=3.0):
     return ("other", got[:12])
 
 
+@LOGIC_ONLY
 @pytest.mark.parametrize("case", list(HELLOS))
 def test_odd_hello_answered_like_openssl(start_stud, backend, case):
     """A ClientHello altered in one way (Python's, X25519 first): stud's
@@ -1312,7 +1320,8 @@ def test_client_finished(start_stud, backend, tmp_path, who, flight):
         assert alert is not None and alert[0] == 2, (alert, how)
     if flight == "wrong-verify-data":
         assert alert == b"\x02\x33", "not decrypt_error: %r" % alert
-    assert all(payload not in r for r in be.wait_records(1, timeout=1.0))
+    # stud has closed: whatever reached the backend is there by now
+    assert all(payload not in r for r in be.wait_records(1, timeout=0.3))
     _workers_unchanged(s, workers)
     with tls_connect(s.port, ctx=_tls13()) as c:   # and the next is served
         c.sendall(b"x")
