@@ -161,11 +161,7 @@ client_new(struct client *c, const char *suite, const char *sigalgs,
 	if (sess != NULL)
 		CHECK(SSL_set_session(c->ssl, sess) == 1);
 	SSL_set_tlsext_host_name(c->ssl, "hs13.test");
-	c->c_in = BIO_new(BIO_s_mem());
-	c->c_out = BIO_new(BIO_s_mem());
-	BIO_set_mem_eof_return(c->c_in, -1);
-	SSL_set_bio(c->ssl, c->c_in, c->c_out);
-	SSL_set_connect_state(c->ssl);
+	fixture_client_bios(c->ssl, &c->c_in, &c->c_out);
 }
 
 static void

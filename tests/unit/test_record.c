@@ -68,11 +68,7 @@ link_open(struct link *l, int version, const char *suite)
 		SSL_set_ciphersuites(l->client, suite);
 	else
 		SSL_set_cipher_list(l->client, suite);
-	l->c_in = BIO_new(BIO_s_mem());
-	l->c_out = BIO_new(BIO_s_mem());
-	BIO_set_mem_eof_return(l->c_in, -1);
-	SSL_set_bio(l->client, l->c_in, l->c_out);
-	SSL_set_connect_state(l->client);
+	fixture_client_bios(l->client, &l->c_in, &l->c_out);
 	BIO_new_bio_pair(&sbio, 0, &l->wire, 0);
 	l->server = tls_session_new(server_ctx, sbio, &l->rs);
 	for (i = 0; i < 20 && !(cd && sd); i++) {

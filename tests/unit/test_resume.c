@@ -46,11 +46,7 @@ client_new(struct client *c, const char *suite, int max, uint64_t opts,
 	SSL_set_cipher_list(c->ssl, suite);
 	if (sess != NULL)
 		SSL_set_session(c->ssl, sess);
-	c->c_in = BIO_new(BIO_s_mem());
-	c->c_out = BIO_new(BIO_s_mem());
-	BIO_set_mem_eof_return(c->c_in, -1);
-	SSL_set_bio(c->ssl, c->c_in, c->c_out);
-	SSL_set_connect_state(c->ssl);
+	fixture_client_bios(c->ssl, &c->c_in, &c->c_out);
 }
 
 /* Free the client, its session left resumable (as after close_notify). */

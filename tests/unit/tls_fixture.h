@@ -15,6 +15,18 @@
 #include "tls.h"
 #include "unit.h"
 
+/* Make ssl a client over memory BIOs: *in holds what it will read (EOF
+ * reads as "retry"), *out what it wrote. */
+static inline void
+fixture_client_bios(SSL *ssl, BIO **in, BIO **out)
+{
+	*in = BIO_new(BIO_s_mem());
+	*out = BIO_new(BIO_s_mem());
+	BIO_set_mem_eof_return(*in, -1);
+	SSL_set_bio(ssl, *in, *out);
+	SSL_set_connect_state(ssl);
+}
+
 /* Give ctx a certificate for key, self-signed with md. */
 static inline void
 fixture_add_cert(SSL_CTX *ctx, EVP_PKEY *key, const EVP_MD *md)
