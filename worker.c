@@ -1109,7 +1109,7 @@ hs13_hello(struct conn *c, const struct hs13_hello *h)
 	n = tls_hs13_flight(c->l->ctx, ctx, staples, h, &c->rec, flight,
 	    sizeof(flight), c->fin);
 	if (n < 0 || n > HS13_SEND_MAX) {
-		rec_wipe(&c->rec);
+		OPENSSL_cleanse(&c->rec, sizeof(c->rec));	/* as new */
 		return resume_to_openssl(c);
 	}
 	if (send(c->sk.fd, flight, (size_t)n, MSG_NOSIGNAL) != n) {
