@@ -23,6 +23,7 @@
 
 #include "certs.h"
 #include "configuration.h"
+#include "hello.h"
 #include "hs13.h"
 #include "log.h"
 #include "peersync.h"
@@ -1131,17 +1132,21 @@ own_hello(struct conn *c)
 	struct resume_hello h;
 	struct resume_session s;
 	struct hs13_hello h13;
+	struct hello f;
 	long n;
 	int r;
 
-	while ((r = c->rx == NULL ? RESUME_MORE : resume_parse_hello(c->rx +
-	    c->rx_start, c->rx_end - c->rx_start, &h)) == RESUME_MORE)
+	/* the whole record first; then each reader looks at it once */
+	while (c->rx == NULL || hello_read(c->rx + c->rx_start, c->rx_end -
+	    c->rx_start, &f) == HELLO_MORE)
 		if ((r = resume_read(c)) <= 0)
 			return r;
 	if (c->l->hs13 && hs13_parse_hello(c->rx + c->rx_start, c->rx_end -
 	    c->rx_start, &h13) == HS13_OK)
 		return hs13_hello(c, &h13);
-	if (!c->l->resume || r == RESUME_NO || (h.tls13 && c->l->tls13) ||
+	if (!c->l->resume || resume_parse_hello(c->rx + c->rx_start,
+	    c->rx_end - c->rx_start, &h) != RESUME_OK ||
+	    (h.tls13 && c->l->tls13) ||
 	    tls_resume_lookup(h.sid, h.sidlen, &s) == -1)
 		return resume_to_openssl(c);
 	if (s.ems != h.ems || !resume_hello_offers(&h, s.cipher)) {
