@@ -28,7 +28,7 @@ LDLIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lev -lssl
 SHCTX_SRCS := shctx.c ebtree/ebtree.c ebtree/ebmbtree.c
 SRCS      := stud.c worker.c configuration.c ringbuffer.c sockbio.c tls.c record.c \
 	     aesgcm.c certs.c log.c proxy.c daemon.c provider.c x25519.c resume.c kdf.c \
-	     hs13.c hello.c
+	     hs13.c hs12.c hello.c
 ifeq ($(USE_SHARED_CACHE),1)
 VARIANT   ?= shared
 DEFS      += -DUSE_SHARED_CACHE -pthread
@@ -99,7 +99,7 @@ run: deps-run
 UNIT_TESTS := build/tests/test_ringbuffer build/tests/test_ebtree build/tests/test_proxy \
 	      build/tests/test_shctx build/tests/test_shsync build/tests/test_record \
 	      build/tests/test_aesgcm build/tests/test_x25519 build/tests/test_resume \
-	      build/tests/test_kdf build/tests/test_hs13
+	      build/tests/test_kdf build/tests/test_hs13 build/tests/test_hs12
 UNIT_CFLAGS = -std=c11 $(WARN) -O1 -g -fsanitize=address,undefined \
 	      -fno-sanitize-recover=all -I.
 EBTREE_SRCS := ebtree/ebtree.c ebtree/ebmbtree.c
@@ -120,7 +120,7 @@ build/tests/test_shsync: tests/unit/test_shsync.c shsync.c shsync.h tests/unit/u
 	@mkdir -p build/tests
 	$(CC) $(UNIT_CFLAGS) -o $@ $< shsync.c -lcrypto
 
-RECORD_TEST_SRCS := record.c aesgcm.c tls.c configuration.c provider.c x25519.c resume.c kdf.c hs13.c hello.c
+RECORD_TEST_SRCS := record.c aesgcm.c tls.c configuration.c provider.c x25519.c resume.c kdf.c hs13.c hs12.c hello.c
 build/tests/test_record: tests/unit/test_record.c $(RECORD_TEST_SRCS) record.h aesgcm.h tls.h configuration.h tests/unit/unit.h tests/unit/tls_fixture.h
 	@mkdir -p build/tests
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(RECORD_TEST_SRCS) $(LDLIBS)
@@ -130,6 +130,10 @@ build/tests/test_resume: tests/unit/test_resume.c $(RECORD_TEST_SRCS) resume.h r
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(RECORD_TEST_SRCS) $(LDLIBS)
 
 build/tests/test_hs13: tests/unit/test_hs13.c $(RECORD_TEST_SRCS) hs13.h record.h tls.h configuration.h tests/unit/unit.h tests/unit/tls_fixture.h
+	@mkdir -p build/tests
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(RECORD_TEST_SRCS) $(LDLIBS)
+
+build/tests/test_hs12: tests/unit/test_hs12.c $(RECORD_TEST_SRCS) hs12.h record.h tls.h configuration.h tests/unit/unit.h tests/unit/tls_fixture.h
 	@mkdir -p build/tests
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(RECORD_TEST_SRCS) $(LDLIBS)
 

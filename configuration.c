@@ -154,6 +154,14 @@ static const struct opt opts[] = {
 	  "(RSA, ECDSA P-256 or P-384); with --record-layer=stud, and not "
 	  "with --alpn-protos, --client-verify, --write-proxy-v2 or "
 	  "--sni-nomatch-abort; OpenSSL resumes its tickets) or openssl", 0 },
+	{ "tls12-handshake", 0, OPT_STR, F(tls12_handshake), "stud", 0, 0,
+	  "WHO", NULL, "Who answers a TLS 1.2 client's full handshake: stud "
+	  "(its own, no OpenSSL state made, when the client offers no session, "
+	  "the extended master secret and X25519 as its first group, and the "
+	  "certificate for its name is the only one, RSA; an AEAD suite; with "
+	  "--record-layer=stud, and not with --alpn-protos, --client-verify, "
+	  "--write-proxy-v2 or --sni-nomatch-abort; OpenSSL resumes its "
+	  "sessions too) or openssl", 0 },
 	{ "x25519", 0, OPT_STR, F(x25519), "stud", 0, 0, "WHO", NULL,
 	  "Who computes X25519 key exchanges and the TLS 1.3 and 1.2 key "
 	  "derivations: stud (its own OpenSSL provider: a key pair costs a "
@@ -734,6 +742,8 @@ config_check(struct stud_config *cfg, char *errbuf, size_t errlen)
 	    check_who("x25519", cfg->x25519, errbuf, errlen) == -1 ||
 	    check_who("resumption", cfg->resumption, errbuf, errlen) == -1 ||
 	    check_who("tls13-handshake", cfg->tls13_handshake, errbuf,
+	    errlen) == -1 ||
+	    check_who("tls12-handshake", cfg->tls12_handshake, errbuf,
 	    errlen) == -1)
 		return -1;
 	if (cfg->ssl && cfg->given[tls - opts]) {

@@ -59,6 +59,7 @@ struct stud_config {
 	char   *x25519;			/* "stud" or "openssl" */
 	char   *resumption;		/* "stud" or "openssl" */
 	char   *tls13_handshake;	/* "stud" or "openssl" */
+	char   *tls12_handshake;	/* "stud" or "openssl" */
 	/* SECURITY */
 	char   *chroot;
 	char   *user;

@@ -92,3 +92,42 @@ hello_each_ext(const struct hello *h, int (*each)(void *arg, unsigned type,
 	}
 	return 0;
 }
+
+int
+hello_list_has(const unsigned char *p, size_t len, unsigned v)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		if (hello_get16(p + i) == v)
+			return 1;
+	return 0;
+}
+
+const unsigned char *
+hello_list16(const unsigned char *p, size_t len, int lenbytes, size_t *n)
+{
+	size_t l;
+
+	if (len < (size_t)lenbytes)
+		return NULL;
+	l = lenbytes == 1 ? p[0] : hello_get16(p);
+	if (l != len - (size_t)lenbytes || l < 2 || l % 2 != 0)
+		return NULL;
+	*n = l;
+	return p + lenbytes;
+}
+
+int
+hello_server_name(const unsigned char *p, size_t len, char *name,
+    size_t room)
+{
+	size_t n;
+
+	if (len < 5 || hello_get16(p) != len - 2 || p[2] != 0)
+		return -1;
+	n = hello_get16(p + 3);
+	if (n == 0 || n != len - 5 || n >= room || memchr(p + 5, 0, n) != NULL)
+		return -1;
+	memcpy(name, p + 5, n);
+	name[n] = '\0';
+	return 0;
+}

@@ -40,6 +40,20 @@ int	hello_each_ext(const struct hello *h, int (*each)(void *arg,
 	    unsigned type, const unsigned char *data, size_t datalen),
 	    void *arg);
 
+/* Whether the list of 16-bit values at p (len bytes) holds v. */
+int	hello_list_has(const unsigned char *p, size_t len, unsigned v);
+
+/* A vector of 16-bit values with a length of lenbytes (1 or 2) bytes
+ * filling exactly len bytes at p: the values (*n bytes, at least one
+ * value), or NULL. */
+const unsigned char *hello_list16(const unsigned char *p, size_t len,
+	    int lenbytes, size_t *n);
+
+/* server_name's data (len bytes at p): one host_name of 1 to room - 1
+ * bytes with no NUL, copied to name with its NUL. Returns 0, or -1. */
+int	hello_server_name(const unsigned char *p, size_t len, char *name,
+	    size_t room);
+
 /* Big-endian 16-bit fields. */
 static inline unsigned
 hello_get16(const unsigned char *p)
@@ -53,6 +67,16 @@ hello_put16(unsigned char *p, size_t v)
 	p[0] = (unsigned char)(v >> 8);
 	p[1] = (unsigned char)v;
 	return p + 2;
+}
+
+/* A handshake message header at p: type, then a 24-bit length. Returns
+ * where the message's body starts. */
+static inline unsigned char *
+hello_put_head(unsigned char *p, unsigned type, size_t len)
+{
+	p[0] = (unsigned char)type;
+	p[1] = (unsigned char)(len >> 16);
+	return hello_put16(p + 2, len);
 }
 
 #endif /* STUD_HELLO_H */

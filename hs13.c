@@ -33,61 +33,9 @@
 #define GROUP_X25519		0x001d
 #define TICKET_NONCE_LEN	8
 
-/* A handshake message header: type, then a 24-bit length. */
-static inline unsigned char *
-put_msg_head(unsigned char *p, unsigned type, size_t len)
-{
-	p[0] = (unsigned char)type;
-	p[1] = (unsigned char)(len >> 16);
-	return hello_put16(p + 2, len);
-}
-
-/* Whether the list of 16-bit values at p (len bytes) holds v. */
-static int
-list_has(const unsigned char *p, size_t len, unsigned v)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		if (hello_get16(p + i) == v)
-			return 1;
-	return 0;
-}
-
-/* A vector of 16-bit values with a length of lenbytes (1 or 2) bytes
- * filling exactly len bytes at p: the values, or NULL. */
-static const unsigned char *
-list16(const unsigned char *p, size_t len, int lenbytes, size_t *n)
-{
-	size_t l;
-
-	if (len < (size_t)lenbytes)
-		return NULL;
-	l = lenbytes == 1 ? p[0] : hello_get16(p);
-	if (l != len - (size_t)lenbytes || l < 2 || l % 2 != 0)
-		return NULL;
-	*n = l;
-	return p + lenbytes;
-}
-
 /* ---------------------------------------------------------------------
  * The ClientHello.
  */
-
-/* server_name: one host_name of 1 to 255 bytes, no NUL, copied. */
-static int
-hello_sni(struct hs13_hello *h, const unsigned char *p, size_t len)
-{
-	size_t n;
-
-	if (len < 5 || hello_get16(p) != len - 2 || p[2] != 0)
-		return -1;
-	n = hello_get16(p + 3);
-	if (n == 0 || n != len - 5 || n >= sizeof(h->sni) ||
-	    memchr(p + 5, 0, n) != NULL)
-		return -1;
-	memcpy(h->sni, p + 5, n);
-	h->sni[n] = '\0';
-	return 0;
-}
 
 /* Whether OpenSSL 3.0 could take a TLS 1.3 key share of this group
  * (RFC 8446, 4.2.7: the NIST curves, X25519, X448, FFDHE): those are what
@@ -147,17 +95,17 @@ hello_ext(void *arg, unsigned type, const unsigned char *p, size_t len)
 
 	switch (type) {
 	case EXT_SERVER_NAME:
-		return hello_sni(h, p, len);
+		return hello_server_name(p, len, h->sni, sizeof(h->sni));
 	case EXT_STATUS_REQUEST:
 		h->status = 1;
 		return 0;
 	case EXT_GROUPS:
-		if ((w->groups = list16(p, len, 2, &w->ngroups)) == NULL)
+		if ((w->groups = hello_list16(p, len, 2, &w->ngroups)) == NULL)
 			return -1;
 		return 0;
 	case EXT_SIGALGS:
 	case EXT_SIGALGS_CERT:
-		if ((l = list16(p, len, 2, &n)) == NULL)
+		if ((l = hello_list16(p, len, 2, &n)) == NULL)
 			return -1;
 		if (type == EXT_SIGALGS) {
 			h->sigalgs = l;
@@ -168,9 +116,9 @@ hello_ext(void *arg, unsigned type, const unsigned char *p, size_t len)
 		}
 		return 0;
 	case EXT_VERSIONS:
-		if ((l = list16(p, len, 1, &n)) == NULL)
+		if ((l = hello_list16(p, len, 1, &n)) == NULL)
 			return -1;
-		w->tls13 = list_has(l, n, REC_TLS13);
+		w->tls13 = hello_list_has(l, n, REC_TLS13);
 		return 0;
 	case EXT_KEY_SHARE:
 		w->shares = p + 2;
@@ -196,7 +144,7 @@ shares_listed(const struct walk *w)
 
 	for (off = 0; off + 4 <= w->nshares;
 	    off += 4 + hello_get16(w->shares + off + 2)) {
-		if (!list_has(w->groups, w->ngroups,
+		if (!hello_list_has(w->groups, w->ngroups,
 		    hello_get16(w->shares + off)))
 			return 0;
 		if (w->shares + off + 4 == w->h->share)
@@ -258,7 +206,7 @@ choose(const uint16_t *ours, size_t n, const unsigned char *theirs,
 
 	if (our_order) {
 		for (i = 0; i < n; i++)
-			if (list_has(theirs, len, ours[i]))
+			if (hello_list_has(theirs, len, ours[i]))
 				return ours[i];
 		return 0;
 	}
@@ -339,7 +287,7 @@ server_hello(unsigned char *p, const struct hs13_hello *h, unsigned suite,
 	q = hello_put16(q, 32);
 	memcpy(q, pub, 32);
 	q += 32;
-	put_msg_head(p, HS_SERVER_HELLO, (size_t)(q - p) - 4);
+	hello_put_head(p, HS_SERVER_HELLO, (size_t)(q - p) - 4);
 	return (size_t)(q - p);
 }
 
@@ -426,7 +374,7 @@ cert_verify(const struct hs13_server *s, struct flight *f, unsigned scheme,
 		return -1;
 	hello_put16(p + 4, scheme);
 	hello_put16(p + 6, (size_t)n);
-	put_msg_head(p, HS_CERTIFICATE_VERIFY, (size_t)n + 4);
+	hello_put_head(p, HS_CERTIFICATE_VERIFY, (size_t)n + 4);
 	return n + 8;
 }
 
@@ -434,7 +382,7 @@ cert_verify(const struct hs13_server *s, struct flight *f, unsigned scheme,
 static int
 finished(struct flight *f, const unsigned char *secret, unsigned char *p)
 {
-	put_msg_head(p, HS_FINISHED, f->hl);
+	hello_put_head(p, HS_FINISHED, f->hl);
 	return kdf_run_peek(f->th) == 0 &&
 	    label(f->sha384, secret, "finished", NULL, 0, f->key, f->hl) == 0 &&
 	    kdf_hmac(f->sha384, f->key, f->hl, f->th, f->hl, NULL, 0,
@@ -471,7 +419,7 @@ tickets(const struct hs13_server *s, struct flight *f, unsigned suite,
 		memcpy(p + 13, nonce, TICKET_NONCE_LEN);
 		hello_put16(p + 21, (size_t)n);
 		hello_put16(p + 23 + n, 0);		/* no extensions */
-		put_msg_head(p, HS_NEW_SESSION_TICKET, 21 + (size_t)n);
+		hello_put_head(p, HS_NEW_SESSION_TICKET, 21 + (size_t)n);
 		if ((n = rec_seal(rs, REC_HANDSHAKE, out + used,
 		    25 + (size_t)n)) < 0)
 			r = -1;
@@ -516,7 +464,7 @@ flight(const struct hs13_server *s, const struct hs13_hello *h,
 
 	/* EncryptedExtensions (none), Certificate, CertificateVerify */
 	p = msgs;
-	p = put_msg_head(p, HS_ENCRYPTED_EXTENSIONS, 2);
+	p = hello_put_head(p, HS_ENCRYPTED_EXTENSIONS, 2);
 	p = hello_put16(p, 0);
 	memcpy(p, s->certmsg, s->certmsglen);
 	p += s->certmsglen;
@@ -576,7 +524,7 @@ hs13_server_flight(const struct hs13_server *s, const struct hs13_hello *h,
 	    s->server_pref);
 	if (suite == 0 || suite_aead(suite, &sha384) == -1 || scheme == 0 ||
 	    (h->status && s->staple) || (h->certalgs != NULL &&
-	    (s->certalg == 0 || !list_has(h->certalgs, h->certalgslen,
+	    (s->certalg == 0 || !hello_list_has(h->certalgs, h->certalgslen,
 	    s->certalg))))
 		return -1;
 	n = flight(s, h, &f, suite, scheme, rs, out, room, fin);

@@ -64,6 +64,38 @@ kdf_run_peek(unsigned char *out)
 	    EVP_DigestFinal_ex(peek, out, NULL) == 1 ? 0 : -1;
 }
 
+/* Digest contexts of runs dropped, reused by the next ones. */
+#define SPARE_RUNS	64
+static EVP_MD_CTX	*spare[SPARE_RUNS];
+static size_t		 nspare;
+
+struct kdf_run *
+kdf_run_take(void)
+{
+	EVP_MD_CTX *r = run;
+
+	run = nspare > 0 ? spare[--nspare] : NULL;
+	return (struct kdf_run *)r;
+}
+
+void
+kdf_run_free(struct kdf_run *r)
+{
+	if (r == NULL)
+		return;
+	if (nspare < SPARE_RUNS)
+		spare[nspare++] = (EVP_MD_CTX *)r;
+	else
+		EVP_MD_CTX_free((EVP_MD_CTX *)r);
+}
+
+void
+kdf_run_give(struct kdf_run *r)
+{
+	kdf_run_free((struct kdf_run *)run);
+	run = (EVP_MD_CTX *)r;
+}
+
 int
 kdf_hmac(int sha384, const unsigned char *key, size_t keylen,
     const unsigned char *d1, size_t n1, const unsigned char *d2, size_t n2,

@@ -28,6 +28,16 @@ int	kdf_run_start(int sha384);
 int	kdf_run_add(const unsigned char *d, size_t n);
 int	kdf_run_peek(unsigned char *out);
 
+/* A run set aside between two flights of one handshake while others use
+ * the running hash. kdf_run_take() takes the current run away (NULL if
+ * there is none; the next kdf_run_start() has a fresh one);
+ * kdf_run_give() makes a run taken the current one again (the one current
+ * is dropped); kdf_run_free() drops a run taken. */
+struct kdf_run;
+struct kdf_run *kdf_run_take(void);
+void	kdf_run_give(struct kdf_run *r);
+void	kdf_run_free(struct kdf_run *r);
+
 /* out = HMAC(key, d1 || d2) (RFC 2104), kdf_hash_len(sha384) bytes; any
  * key length. Returns 0 or -1. */
 int	kdf_hmac(int sha384, const unsigned char *key, size_t keylen,

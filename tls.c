@@ -20,6 +20,8 @@
 #endif
 #include <openssl/ssl.h>
 
+#include "hello.h"
+#include "hs12.h"
 #include "hs13.h"
 #include "kdf.h"
 #include "provider.h"
@@ -67,6 +69,7 @@ static int			 engine_ciphers;	/* a legacy -e engine
 static EVP_CIPHER		*ticket_cipher;
 static int			 resume_on;	/* resume.c's table is made */
 static int			 groups_x25519 = 1; /* X25519 is allowed */
+static int			 groups_x25519_first = 1; /* ours start with it */
 
 #ifdef USE_SHARED_CACHE
 /* Room for one serialised session in the shared cache: a TLS 1.2 session
@@ -348,6 +351,9 @@ tls_set_protocols(SSL_CTX *ctx, const struct stud_config *cfg, char *errbuf,
 		return -1;
 	}
 	groups_x25519 = groups_have_x25519(cfg->ecdh_curve);
+	groups_x25519_first = *cfg->ecdh_curve == '\0' ||
+	    (strncasecmp(cfg->ecdh_curve, "X25519", 6) == 0 &&
+	    (cfg->ecdh_curve[6] == '\0' || cfg->ecdh_curve[6] == ':'));
 	return 0;
 }
 
@@ -929,9 +935,8 @@ struct hs13_ctx {
 static const unsigned char sid_ctx[] = "stud";	/* every context's */
 static int		 hs13_index = -1;
 static struct hs13_ctx	 hs13_none;	/* "this path cannot serve it" */
-static SSL_CTX		*hs13_session_ctx;	/* the tickets' keys */
-static SSL_SESSION	*hs13_sess;		/* reused for each ticket */
-static EVP_CIPHER_CTX	*hs13_ectx;
+static SSL_CTX		*hs13_first_ctx;	/* the tickets' keys */
+static EVP_CIPHER_CTX	*own_ectx;
 
 static void
 hs13_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
@@ -964,50 +969,116 @@ hs13_sign(const struct hs13_server *s, unsigned scheme,
 	return (long)n;
 }
 
+/* An SSL_SESSION's DER with OpenSSL's extended-master-secret flag (field
+ * [13], flags, bit 1: no public setter) added, at der (len bytes, room
+ * for 8 more). Returns the new length, or -1 if it is not as expected. */
+static int
+der_add_ems(unsigned char *der, size_t len)
+{
+	static const unsigned char flag[5] = { 0xad, 3, 2, 1, 1 };
+	unsigned char body[1024];
+	size_t hl, blen, off, el, ehl;
+
+	if (len < 2 || der[0] != 0x30)
+		return -1;
+	hl = der[1] < 0x80 ? 2 : der[1] == 0x81 ? 3 : der[1] == 0x82 ? 4 : 0;
+	if (hl == 0 || len < hl)
+		return -1;
+	blen = hl == 2 ? der[1] : hl == 3 ? der[2] : hello_get16(der + 2);
+	if (blen != len - hl || blen + sizeof(flag) > sizeof(body))
+		return -1;
+	/* the fields are in tag order: the flag goes before [14] and up */
+	for (off = hl; off < len; off += ehl + el) {
+		if (len - off < 2 || der[off] == flag[0])
+			return -1;
+		if (der[off] > flag[0] && der[off] <= 0xbf)
+			break;
+		ehl = der[off + 1] < 0x80 ? 2 : der[off + 1] == 0x81 ? 3 :
+		    der[off + 1] == 0x82 ? 4 : 0;
+		if (ehl == 0 || len - off < ehl)
+			return -1;
+		el = ehl == 2 ? der[off + 1] : ehl == 3 ? der[off + 2] :
+		    hello_get16(der + off + 2);
+		if (el > len - off - ehl)
+			return -1;
+	}
+	memcpy(body, der + hl, off - hl);
+	memcpy(body + off - hl, flag, sizeof(flag));
+	memcpy(body + off - hl + sizeof(flag), der + off, len - off);
+	blen += sizeof(flag);
+	der[0] = 0x30;
+	if (blen < 0x80) {
+		der[1] = (unsigned char)blen;
+		hl = 2;
+	} else if (blen < 0x100) {
+		der[1] = 0x81;
+		der[2] = (unsigned char)blen;
+		hl = 3;
+	} else {
+		der[1] = 0x82;
+		hello_put16(der + 2, blen);
+		hl = 4;
+	}
+	memcpy(der + hl, body, blen);
+	OPENSSL_cleanse(body, sizeof(body));
+	return (int)(hl + blen);
+}
+
+/* A session's DER as OpenSSL keeps them, made with public setters on one
+ * reused SSL_SESSION, flagged as made with the extended master secret
+ * when ems, into der (room bytes). Returns its length, or -1. */
+static int
+session_der(int version, const SSL_CIPHER *ci, const unsigned char *master,
+    size_t mlen, const unsigned char *id, size_t idlen, const char *host,
+    long timeout, int ems, unsigned char *der, size_t room)
+{
+	static SSL_SESSION *sess;
+	unsigned char zeros[KDF_HASH_MAX] = { 0 }, *p = der;
+	int len = 0, ok;
+
+	if (sess == NULL && (sess = SSL_SESSION_new()) == NULL)
+		return -1;
+	ok = SSL_SESSION_set_protocol_version(sess, version) &&
+	    SSL_SESSION_set_cipher(sess, ci) &&
+	    SSL_SESSION_set1_master_key(sess, master, mlen) &&
+	    SSL_SESSION_set1_id(sess, id, (unsigned)idlen) &&
+	    SSL_SESSION_set1_id_context(sess, sid_ctx, sizeof(sid_ctx) - 1) &&
+	    SSL_SESSION_set1_hostname(sess, host) &&
+	    SSL_SESSION_set_time(sess, (long)time(NULL)) &&
+	    SSL_SESSION_set_timeout(sess, timeout) &&
+	    (len = i2d_SSL_SESSION(sess, NULL)) > 0 &&
+	    (size_t)len + 8 <= room && i2d_SSL_SESSION(sess, &p) == len;
+	SSL_SESSION_set1_master_key(sess, zeros, mlen);
+	if (!ok) {
+		ERR_clear_error();
+		return -1;
+	}
+	return ems ? der_add_ems(der, (size_t)len) : len;
+}
+
 /* A ticket as OpenSSL makes and reads them (key name, IV, the session's
  * DER in AES-256-CBC, HMAC-SHA256 of all that), with the first key of the
- * connection's first context: OpenSSL resumes it. */
+ * connection's first context: OpenSSL resumes it. Returns its length, or
+ * -1. */
 static long
-hs13_ticket(const struct hs13_server *s, unsigned suite,
-    const unsigned char *psk, size_t psklen, unsigned char *out, size_t room)
+seal_ticket(SSL_CTX *first, const unsigned char *der, int len,
+    unsigned char *out, size_t room)
 {
-	const struct hs13_ctx *h = (const struct hs13_ctx *)s;
-	const struct ticket_keys *keys = SSL_CTX_get_ex_data(hs13_session_ctx,
+	const struct ticket_keys *keys = SSL_CTX_get_ex_data(first,
 	    tickets_index);
 	const struct ticket_key *k;
-	const SSL_CIPHER *ci = NULL;
-	unsigned char der[1024], id[32], *p = der;
-	int len, n = 0, fin = 0, ok;
-	size_t i;
+	int n = 0, fin = 0;
 
-	for (i = 0; i < s->nsuites; i++)
-		if (s->suites[i] == suite)
-			ci = h->cipher[i];
-	if (keys == NULL || keys->n == 0 || ci == NULL ||
-	    (hs13_sess == NULL && (hs13_sess = SSL_SESSION_new()) == NULL) ||
-	    (hs13_ectx == NULL && (hs13_ectx = EVP_CIPHER_CTX_new()) == NULL))
+	if (len <= 0 || keys == NULL || keys->n == 0 ||
+	    room < 32 + (size_t)len + 16 + 32 ||
+	    (own_ectx == NULL && (own_ectx = EVP_CIPHER_CTX_new()) == NULL))
 		return -1;
 	k = &keys->k[0];
-	ok = RAND_bytes(id, sizeof(id)) == 1 &&
-	    SSL_SESSION_set_protocol_version(hs13_sess, TLS1_3_VERSION) &&
-	    SSL_SESSION_set_cipher(hs13_sess, ci) &&
-	    SSL_SESSION_set1_master_key(hs13_sess, psk, psklen) &&
-	    SSL_SESSION_set1_id(hs13_sess, id, sizeof(id)) &&
-	    SSL_SESSION_set1_id_context(hs13_sess, sid_ctx,
-	    sizeof(sid_ctx) - 1) &&
-	    SSL_SESSION_set_time(hs13_sess, (long)time(NULL)) &&
-	    SSL_SESSION_set_timeout(hs13_sess, (long)s->lifetime) &&
-	    (len = i2d_SSL_SESSION(hs13_sess, NULL)) > 0 &&
-	    (size_t)len <= sizeof(der) && room >= 32 + (size_t)len + 16 + 32 &&
-	    i2d_SSL_SESSION(hs13_sess, &p) == len &&
-	    RAND_bytes(out + 16, 16) == 1 &&
-	    EVP_EncryptInit_ex2(hs13_ectx, ticket_cipher, k->aes, out + 16,
-	    NULL) == 1 &&
-	    EVP_EncryptUpdate(hs13_ectx, out + 32, &n, der, len) == 1 &&
-	    EVP_EncryptFinal_ex(hs13_ectx, out + 32 + n, &fin) == 1;
-	OPENSSL_cleanse(der, sizeof(der));
-	SSL_SESSION_set1_master_key(hs13_sess, der, psklen);	/* zeros */
-	if (!ok) {
+	if (RAND_bytes(out + 16, 16) != 1 ||
+	    EVP_EncryptInit_ex2(own_ectx, ticket_cipher, k->aes, out + 16,
+	    NULL) != 1 ||
+	    EVP_EncryptUpdate(own_ectx, out + 32, &n, der, len) != 1 ||
+	    EVP_EncryptFinal_ex(own_ectx, out + 32 + n, &fin) != 1) {
 		ERR_clear_error();
 		return -1;
 	}
@@ -1016,6 +1087,29 @@ hs13_ticket(const struct hs13_server *s, unsigned suite,
 	    NULL, 0, out + 32 + n + fin) == -1)
 		return -1;
 	return 32 + n + fin + 32;
+}
+
+static long
+hs13_ticket(const struct hs13_server *s, unsigned suite,
+    const unsigned char *psk, size_t psklen, unsigned char *out, size_t room)
+{
+	const struct hs13_ctx *h = (const struct hs13_ctx *)s;
+	const SSL_CIPHER *ci = NULL;
+	unsigned char der[1024], id[32];
+	size_t i;
+	int len;
+	long n;
+
+	for (i = 0; i < s->nsuites; i++)
+		if (s->suites[i] == suite)
+			ci = h->cipher[i];
+	if (ci == NULL || RAND_bytes(id, sizeof(id)) != 1)
+		return -1;
+	len = session_der(TLS1_3_VERSION, ci, psk, psklen, id, sizeof(id),
+	    NULL, (long)s->lifetime, 0, der, sizeof(der));
+	n = seal_ticket(hs13_first_ctx, der, len, out, room);
+	OPENSSL_cleanse(der, sizeof(der));
+	return n;
 }
 
 /* The signature scheme of a certificate's own signature, as a client's
@@ -1064,7 +1158,7 @@ hs13_key_schemes(EVP_PKEY *key, uint16_t schemes[2])
 static EVP_PKEY_CTX *
 hs13_sign_ctx(EVP_PKEY *key, unsigned scheme)
 {
-	const EVP_MD *md = scheme == 0x0503 || scheme == 0x0805 ?
+	const EVP_MD *md = (scheme & 0xff00) == 0x0500 || scheme == 0x0805 ?
 	    EVP_sha384() : EVP_sha256();
 	EVP_PKEY_CTX *p = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
 
@@ -1080,43 +1174,52 @@ hs13_sign_ctx(EVP_PKEY *key, unsigned scheme)
 	return p;
 }
 
-/* The Certificate message: the leaf, then its chain. Returns 0 or -1. */
+/* The Certificate message of TLS 1.3 (tls13: with an empty request context
+ * and no extensions) or of TLS 1.2: the leaf, then its chain, in *len
+ * bytes allocated. Returns it, or NULL. */
+static unsigned char *
+certmsg_make(SSL_CTX *ctx, int tls13, size_t *len)
+{
+	STACK_OF(X509) *chain = NULL;
+	X509 *x = SSL_CTX_get0_certificate(ctx), *c;
+	unsigned char *msg, *p;
+	size_t total = tls13 ? 8 : 7, extra = tls13 ? 5 : 3;
+	int i, n, l;
+
+	if (SSL_CTX_get0_chain_certs(ctx, &chain) != 1)
+		return NULL;
+	n = chain == NULL ? 0 : sk_X509_num(chain);
+	for (i = -1; i < n; i++) {
+		if ((l = i2d_X509(i < 0 ? x : sk_X509_value(chain, i),
+		    NULL)) <= 0)
+			return NULL;
+		total += extra + (size_t)l;
+	}
+	if (total > HS13_CERTMSG_MAX || (msg = malloc(total)) == NULL)
+		return NULL;
+	p = hello_put_head(msg, 11, total - 4);
+	if (tls13)
+		*p++ = 0;			/* no request context */
+	*p++ = 0;
+	p = hello_put16(p, total - (tls13 ? 8 : 7));
+	for (i = -1; i < n; i++) {
+		c = i < 0 ? x : sk_X509_value(chain, i);
+		*p++ = 0;
+		p = hello_put16(p, (size_t)i2d_X509(c, NULL));
+		i2d_X509(c, &p);
+		if (tls13)
+			p = hello_put16(p, 0);	/* no extensions */
+	}
+	*len = total;
+	return msg;
+}
+
 static int
 hs13_certmsg(struct hs13_ctx *h, SSL_CTX *ctx)
 {
-	STACK_OF(X509) *chain = NULL;
-	X509 *x = SSL_CTX_get0_certificate(ctx);
-	unsigned char *p;
-	size_t total = 8;
-	int i, n, len;
-
-	if (SSL_CTX_get0_chain_certs(ctx, &chain) != 1)
+	if ((h->certmsg = certmsg_make(ctx, 1, &h->s.certmsglen)) == NULL)
 		return -1;
-	n = chain == NULL ? 0 : sk_X509_num(chain);
-	for (i = -1; i < n; i++) {
-		if ((len = i2d_X509(i < 0 ? x : sk_X509_value(chain, i),
-		    NULL)) <= 0)
-			return -1;
-		total += 5 + (size_t)len;
-	}
-	if (total > HS13_CERTMSG_MAX || (h->certmsg = malloc(total)) == NULL)
-		return -1;
-	p = h->certmsg;
-	*p++ = 11;
-	*p++ = 0; *p++ = (unsigned char)((total - 4) >> 8);
-	*p++ = (unsigned char)(total - 4);
-	*p++ = 0;				/* no request context */
-	*p++ = 0; *p++ = (unsigned char)((total - 8) >> 8);
-	*p++ = (unsigned char)(total - 8);
-	for (i = -1; i < n; i++) {
-		len = i2d_X509(i < 0 ? x : sk_X509_value(chain, i), NULL);
-		*p++ = 0; *p++ = (unsigned char)(len >> 8);
-		*p++ = (unsigned char)len;
-		i2d_X509(i < 0 ? x : sk_X509_value(chain, i), &p);
-		*p++ = 0; *p++ = 0;		/* no extensions */
-	}
 	h->s.certmsg = h->certmsg;
-	h->s.certmsglen = total;
 	return 0;
 }
 
@@ -1144,6 +1247,20 @@ hs13_suites(struct hs13_ctx *h, SSL_CTX *ctx)
 	return h->s.nsuites > 0 ? 0 : -1;
 }
 
+/* How many certificates (of different key types) ctx holds. */
+static int
+ctx_certs(SSL_CTX *ctx)
+{
+	int n = 0, r;
+
+	for (r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
+	    r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT))
+		n++;
+	SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST);
+	ERR_clear_error();
+	return n;
+}
+
 /* What hs13.c needs of ctx, or NULL when it cannot serve it: exactly one
  * certificate (RSA of 2048 bits or more, ECDSA on P-256 or P-384) and a
  * short chain, TLS 1.3 and stateless tickets allowed, X25519 among the
@@ -1154,15 +1271,9 @@ hs13_make(SSL_CTX *ctx)
 	struct hs13_ctx *h;
 	EVP_PKEY *key;
 	long max = SSL_CTX_get_max_proto_version(ctx);
-	int n = 0, r;
 	size_t i;
 
-	for (r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1;
-	    r = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT))
-		n++;
-	SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST);
-	ERR_clear_error();
-	if (n != 1 || engine_ciphers || !groups_x25519 ||
+	if (ctx_certs(ctx) != 1 || engine_ciphers || !groups_x25519 ||
 	    (max != 0 && max < TLS1_3_VERSION) ||
 	    (SSL_CTX_get_options(ctx) & (SSL_OP_NO_TLSv1_3 | SSL_OP_NO_TICKET)) ||
 	    (key = SSL_CTX_get0_privatekey(ctx)) == NULL ||
@@ -1206,10 +1317,248 @@ tls_hs13_flight(SSL_CTX *first, SSL_CTX *ctx, int staples,
 	}
 	if (x == &hs13_none || ticket_cipher == NULL)
 		return -1;
-	hs13_session_ctx = first;
+	hs13_first_ctx = first;
 	x->s.staple = staples != 0;
 	x->s.lifetime = (uint32_t)(life > ONE_WEEK ? ONE_WEEK : life);
 	return hs13_server_flight(&x->s, h, rs, out, room, fin);
+}
+
+/* ---------------------------------------------------------------------
+ * stud's own TLS 1.2 handshake (hs12.c): what it needs of a context, made
+ * once per process on first use and kept in the context.
+ */
+
+#define HS12_SCHEMES	4
+static const uint16_t hs12_schemes[HS12_SCHEMES] = { 0x0804, 0x0805,
+    0x0401, 0x0501 };
+#define HS12_TAKEN	3
+static const uint16_t hs12_taken[HS12_TAKEN] = { 0xc02f, 0xc030, 0xcca8 };
+
+struct hs12_ctx {
+	struct hs12_server	 s;	/* first: the callbacks are given it */
+	EVP_PKEY_CTX		*sign[HS12_SCHEMES];
+	const SSL_CIPHER	*cipher[HS12_TAKEN];
+	uint16_t		*suites;
+	uint8_t			*kinds;
+	unsigned char		*certmsg;
+};
+
+static int		 hs12_index = -1;
+static struct hs12_ctx	 hs12_none;	/* "this path cannot serve it" */
+
+static void
+hs12_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	struct hs12_ctx *h = ptr;
+	size_t i;
+
+	(void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+	if (h == NULL || h == &hs12_none)
+		return;
+	for (i = 0; i < HS12_SCHEMES; i++)
+		EVP_PKEY_CTX_free(h->sign[i]);
+	free(h->suites);
+	free(h->kinds);
+	free(h->certmsg);
+	free(h);
+}
+
+static long
+hs12_sign(const struct hs12_server *s, unsigned scheme,
+    const unsigned char *hash, size_t hashlen, unsigned char *sig,
+    size_t room)
+{
+	const struct hs12_ctx *h = (const struct hs12_ctx *)s;
+	size_t i, n = room;
+
+	for (i = 0; i < HS12_SCHEMES && hs12_schemes[i] != scheme; i++)
+		;
+	if (i == HS12_SCHEMES ||
+	    EVP_PKEY_sign(h->sign[i], sig, &n, hash, hashlen) != 1) {
+		ERR_clear_error();
+		return -1;
+	}
+	return (long)n;
+}
+
+static const SSL_CIPHER *
+hs12_cipher(const struct hs12_ctx *h, unsigned suite)
+{
+	for (size_t i = 0; i < HS12_TAKEN; i++)
+		if (hs12_taken[i] == suite)
+			return h->cipher[i];
+	return NULL;
+}
+
+/* The ticket of handshake st, keyed by its connection's first context
+ * (st->owner). */
+static long
+hs12_ticket(const struct hs12_server *s, const struct hs12_state *st,
+    unsigned char *out, size_t room)
+{
+	const SSL_CIPHER *ci = hs12_cipher((const struct hs12_ctx *)s,
+	    st->suite);
+	static const unsigned char no_id[1];
+	unsigned char der[1024];
+	int len;
+	long n;
+
+	if (ci == NULL || st->owner == NULL)
+		return -1;
+	len = session_der(TLS1_2_VERSION, ci, st->master, 48, no_id, 0,
+	    st->sni[0] != '\0' ? st->sni : NULL, (long)st->lifetime, 1, der,
+	    sizeof(der));
+	n = seal_ticket(st->owner, der, len, out, room);
+	OPENSSL_cleanse(der, sizeof(der));
+	return n;
+}
+
+/* The TLS 1.2 suites of ctx, in order, with what OpenSSL does with each
+ * for an RSA certificate. Returns 0, or -1. */
+static int
+hs12_suites(struct hs12_ctx *h, SSL_CTX *ctx)
+{
+	STACK_OF(SSL_CIPHER) *ciphers = SSL_CTX_get_ciphers(ctx);
+	const SSL_CIPHER *ci;
+	int i, n = sk_SSL_CIPHER_num(ciphers);
+	unsigned id;
+	size_t j;
+
+	if (n <= 0 || (h->suites = calloc((size_t)n, sizeof(*h->suites))) ==
+	    NULL || (h->kinds = calloc((size_t)n, 1)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		ci = sk_SSL_CIPHER_value(ciphers, i);
+		if (((id = SSL_CIPHER_get_protocol_id(ci)) >> 8) == 0x13)
+			continue;	/* TLS 1.3's */
+		h->suites[h->s.nsuites] = (uint16_t)id;
+		h->kinds[h->s.nsuites] = SSL_CIPHER_get_auth_nid(ci) ==
+		    NID_auth_ecdsa ? HS12_SKIP : HS12_OTHER;
+		for (j = 0; j < HS12_TAKEN; j++)
+			if (id == hs12_taken[j]) {
+				h->cipher[j] = ci;
+				h->kinds[h->s.nsuites] = HS12_TAKE;
+			}
+		h->s.nsuites++;
+	}
+	h->s.suites = h->suites;
+	h->s.kinds = h->kinds;
+	return 0;
+}
+
+/* What hs12.c needs of ctx, or NULL when it cannot serve it: exactly one
+ * certificate, RSA of 2048 bits or more, with a short chain; TLS 1.2
+ * allowed; X25519 among the groups. */
+static struct hs12_ctx *
+hs12_make(SSL_CTX *ctx)
+{
+	struct hs12_ctx *h;
+	EVP_PKEY *key;
+	long min = SSL_CTX_get_min_proto_version(ctx);
+	long max = SSL_CTX_get_max_proto_version(ctx);
+	uint64_t op = SSL_CTX_get_options(ctx);
+	int r;
+	size_t i;
+
+	if (ctx_certs(ctx) != 1 || engine_ciphers || !groups_x25519 ||
+	    min > TLS1_2_VERSION || (max != 0 && max < TLS1_2_VERSION) ||
+	    (op & SSL_OP_NO_TLSv1_2) ||
+	    (key = SSL_CTX_get0_privatekey(ctx)) == NULL ||
+	    !EVP_PKEY_is_a(key, "RSA") || EVP_PKEY_get_bits(key) < 2048 ||
+	    SSL_CTX_get0_certificate(ctx) == NULL ||
+	    (h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	h->s.server_pref = (op & SSL_OP_CIPHER_SERVER_PREFERENCE) != 0;
+	h->s.x25519_first = groups_x25519_first;
+	h->s.tickets = !(op & SSL_OP_NO_TICKET) && ticket_cipher != NULL;
+	h->s.downgrade = (max == 0 || max >= TLS1_3_VERSION) &&
+	    !(op & SSL_OP_NO_TLSv1_3);
+	h->s.sign = hs12_sign;
+	h->s.ticket = hs12_ticket;
+	r = hs12_suites(h, ctx);
+	for (i = 0; i < HS12_SCHEMES; i++)
+		if ((h->sign[i] = hs13_sign_ctx(key, hs12_schemes[i])) == NULL)
+			r = -1;
+	if (r == -1 || (h->certmsg = certmsg_make(ctx, 0,
+	    &h->s.certmsglen)) == NULL) {
+		ERR_clear_error();
+		hs12_free(NULL, h, NULL, 0, 0, NULL);
+		return NULL;
+	}
+	h->s.certmsg = h->certmsg;
+	return h;
+}
+
+long
+tls_hs12_flight(SSL_CTX *first, SSL_CTX *ctx, int staples,
+    const struct hs12_hello *h, struct hs12_state *st, unsigned char *out,
+    size_t room)
+{
+	struct hs12_ctx *x;
+	long life = SSL_CTX_get_timeout(first), n;
+
+	if (hs12_index == -1 && (hs12_index = SSL_CTX_get_ex_new_index(0,
+	    NULL, NULL, NULL, hs12_free)) == -1)
+		return -1;
+	if ((x = SSL_CTX_get_ex_data(ctx, hs12_index)) == NULL) {
+		if ((x = hs12_make(ctx)) == NULL)
+			x = &hs12_none;
+		SSL_CTX_set_ex_data(ctx, hs12_index, x);
+	}
+	if (x == &hs12_none)
+		return -1;
+	x->s.staple = staples != 0;
+	x->s.lifetime = (uint32_t)(life > 0 ? life : 0);
+	if ((n = hs12_server_flight(&x->s, h, st, out, room)) > 0)
+		st->owner = first;	/* its tickets' keys */
+	return n;
+}
+
+void
+tls_hs12_session(SSL_CTX *first, const struct hs12_state *st)
+{
+	const SSL_CIPHER *ci = hs12_cipher((const struct hs12_ctx *)st->s,
+	    st->suite);
+	unsigned char der[1024];
+	const unsigned char *p = der;
+	struct resume_session rs;
+	SSL_SESSION *sess;
+	long life = SSL_CTX_get_timeout(first);
+	int len;
+
+	if (st->ticket || st->sidlen == 0 || ci == NULL ||
+	    (len = session_der(TLS1_2_VERSION, ci, st->master, 48, st->sid,
+	    st->sidlen, st->sni[0] != '\0' ? st->sni : NULL, life, 1, der,
+	    sizeof(der))) <= 0)
+		return;
+	/* OpenSSL's cache (what resume.c leaves to OpenSSL), if it keeps one */
+	if (!(SSL_CTX_get_session_cache_mode(first) &
+	    SSL_SESS_CACHE_NO_INTERNAL_STORE) &&
+	    (sess = d2i_SSL_SESSION(NULL, &p, len)) != NULL) {
+		SSL_CTX_add_session(first, sess);
+		SSL_SESSION_free(sess);
+	}
+	ERR_clear_error();
+#ifdef USE_SHARED_CACHE
+	if (shared_cache != NULL) {
+		shctx_store(shared_cache, st->sid, st->sidlen, der,
+		    (size_t)len);
+		if (session_hook != NULL)
+			session_hook(st->sid, st->sidlen, der, (size_t)len);
+	}
+#endif
+	OPENSSL_cleanse(der, sizeof(der));
+	if (!resume_on)
+		return;
+	memcpy(rs.master, st->master, 48);
+	rs.expires = (int64_t)time(NULL) + life;
+	rs.cipher = st->suite;
+	rs.aead = st->aead;
+	rs.sha384 = st->sha384;
+	rs.ems = 1;
+	resume_table_store(st->sid, st->sidlen, &rs);
+	OPENSSL_cleanse(&rs, sizeof(rs));
 }
 
 SSL_CTX *

@@ -96,6 +96,20 @@ long	tls_hs13_flight(SSL_CTX *first, SSL_CTX *ctx, int staples,
 	    const struct hs13_hello *h, struct rec_state *rs,
 	    unsigned char *out, size_t room, unsigned char fin[48]);
 
+struct hs12_hello;
+struct hs12_state;
+
+/* stud's own TLS 1.2 handshake (hs12.c) for hello h, as
+ * tls_hs13_flight(): the server's first flight into out (room bytes), as
+ * hs12_server_flight() does; -1 when that path cannot serve ctx or h. */
+long	tls_hs12_flight(SSL_CTX *first, SSL_CTX *ctx, int staples,
+	    const struct hs12_hello *h, struct hs12_state *st,
+	    unsigned char *out, size_t room);
+
+/* After hs12.c's handshake st with a session ID (no ticket): keep the
+ * session where OpenSSL, the shared cache and resume.c find it. */
+void	tls_hs12_session(SSL_CTX *first, const struct hs12_state *st);
+
 struct proxy_tls;
 
 /* Describe a handshaken connection for a PROXY v2 header: ALPN, SNI, the

@@ -24,6 +24,7 @@
 #include "certs.h"
 #include "configuration.h"
 #include "hello.h"
+#include "hs12.h"
 #include "hs13.h"
 #include "log.h"
 #include "peersync.h"
@@ -55,6 +56,7 @@ struct listener {
 	SSL_CTX			*ctx;	/* its connections start with it */
 	int			 resume;	/* resume.c may serve them */
 	int			 hs13;		/* and hs13.c */
+	int			 hs12;		/* and hs12.c */
 	int			 tls13;		/* ctx could do TLS 1.3 */
 };
 
@@ -71,8 +73,10 @@ enum conn_state { CS_PROXYHDR, CS_HANDSHAKE, CS_CONNECTING, CS_PROXY };
 
 /* Where stud's own handshakes are: the ClientHello read, then waiting for
  * the client's Finished of a TLS 1.2 resumption (resume.c) or of a TLS 1.3
- * full handshake (hs13.c). */
-enum conn_resume { RZ_OFF, RZ_HELLO, RZ_FINISHED, RZ_FINISHED13 };
+ * full handshake (hs13.c), or for the client's flight of a TLS 1.2 full
+ * handshake (hs12.c). */
+enum conn_resume { RZ_OFF, RZ_HELLO, RZ_FINISHED, RZ_FINISHED13,
+    RZ_CLIENT12 };
 
 /* How the handshake went, for --log-level=2. */
 enum conn_hs { HS_NONE, HS_FULL, HS_RESUMED, HS_RESUMED_STUD, HS_FULL_STUD };
@@ -99,8 +103,9 @@ struct conn {
 	const struct listener *l;	/* where it came in */
 	unsigned char	 fin[48];	/* RZ_FINISHED*: the client's due */
 	unsigned char	 sid[32];	/* RZ_FINISHED: the session resumed */
+	struct hs12_state *h12;		/* RZ_CLIENT12: the handshake */
 	uint8_t		 sidlen;
-	unsigned	 resuming:2;	/* enum conn_resume */
+	unsigned	 resuming:3;	/* enum conn_resume */
 	unsigned	 hs:3;		/* enum conn_hs */
 	unsigned	 state:2;
 	unsigned	 c_can_r:1;	/* client not known to be drained */
@@ -131,6 +136,7 @@ static struct ring_pool	 rxpool;
 static int		 own_records;	/* record.c takes over after handshakes */
 static int		 own_resumption; /* resume.c answers TLS 1.2 resumptions */
 static int		 own_hs13;	/* hs13.c answers TLS 1.3 handshakes */
+static int		 own_hs12;	/* hs12.c answers TLS 1.2 handshakes */
 static unsigned long	 nconns;
 static int		 draining;
 static int		 accept_full;	/* paused at --max-connections */
@@ -203,6 +209,10 @@ conn_free(struct conn *c)
 		tls_session_free(c->ssl, c->state >= CS_CONNECTING);
 	if (c->rx != NULL)
 		ring_pool_put(&rxpool, c->rx);
+	if (c->h12 != NULL) {
+		hs12_state_wipe(c->h12);
+		free(c->h12);
+	}
 	rec_wipe(&c->rec);
 	close(c->sk.fd);
 	if (c->bfd != -1)
@@ -1075,7 +1085,11 @@ resume_finished(struct conn *c)
  */
 
 /* A flight this long always fits in a new socket's send buffer. */
-#define HS13_SEND_MAX	12288
+#define FLIGHT_SEND_MAX	12288
+
+/* Where stud's own handshakes write their flights (room to spare: one
+ * too long goes to OpenSSL). */
+static unsigned char	 flight_buf[FLIGHT_SEND_MAX + 65536];
 
 /* The client's ChangeCipherSpec and Finished. */
 static int
@@ -1101,19 +1115,18 @@ hs13_finished(struct conn *c)
 static int
 hs13_hello(struct conn *c, const struct hs13_hello *h)
 {
-	static unsigned char flight[HS13_SEND_MAX + 65536];
 	SSL_CTX *ctx;
 	int staples;
 	long n;
 
 	ctx = certs_for_name(su->certs, c->l->ctx, h->sni, &staples);
-	n = tls_hs13_flight(c->l->ctx, ctx, staples, h, &c->rec, flight,
-	    sizeof(flight), c->fin);
-	if (n < 0 || n > HS13_SEND_MAX) {
+	n = tls_hs13_flight(c->l->ctx, ctx, staples, h, &c->rec, flight_buf,
+	    sizeof(flight_buf), c->fin);
+	if (n < 0 || n > FLIGHT_SEND_MAX) {
 		OPENSSL_cleanse(&c->rec, sizeof(c->rec));	/* as new */
 		return resume_to_openssl(c);
 	}
-	if (send(c->sk.fd, flight, (size_t)n, MSG_NOSIGNAL) != n) {
+	if (send(c->sk.fd, flight_buf, (size_t)n, MSG_NOSIGNAL) != n) {
 		c->why = "handshake failed";
 		return -1;
 	}
@@ -1122,9 +1135,95 @@ hs13_hello(struct conn *c, const struct hs13_hello *h)
 	return hs13_finished(c);
 }
 
-/* The ClientHello: a TLS 1.3 one hs13.c can answer, or a session of ours
- * offered as resume.c can resume it, gets the server's flight; anything
- * else goes to OpenSSL. */
+/* ---------------------------------------------------------------------
+ * Worker: stud's own TLS 1.2 full handshake (hs12.c).
+ */
+
+/* A fatal alert in the clear (our ChangeCipherSpec is not sent yet), then
+ * close. */
+static int
+hs12_fail(struct conn *c, int alert)
+{
+	unsigned char a[7] = { REC_ALERT, 3, 3, 0, 2, 2, 0 };
+
+	c->why = "bad client record";
+	a[6] = (unsigned char)alert;
+	(void)send(c->sk.fd, a, sizeof(a), MSG_NOSIGNAL | MSG_DONTWAIT);
+	return -1;
+}
+
+static void
+hs12_done(struct conn *c)
+{
+	hs12_state_wipe(c->h12);
+	free(c->h12);
+	c->h12 = NULL;
+}
+
+/* The client's ClientKeyExchange, ChangeCipherSpec and Finished; then our
+ * answer. */
+static int
+hs12_client(struct conn *c)
+{
+	unsigned char out[HS12_ANSWER_MAX];
+	size_t outlen;
+	long n;
+	int r;
+
+	while ((n = c->rx == NULL ? 0 : hs12_client_flight(c->h12, &c->rec,
+	    c->rx + c->rx_start, c->rx_end - c->rx_start, out,
+	    &outlen)) == 0)
+		if ((r = resume_read(c)) <= 0)
+			return r;
+	if (n < 0) {
+		hs12_done(c);
+		return hs12_fail(c, (int)-n);
+	}
+	if (send(c->sk.fd, out, outlen, MSG_NOSIGNAL) != (ssize_t)outlen) {
+		hs12_done(c);
+		c->why = "handshake failed";
+		return -1;
+	}
+	tls_hs12_session(c->l->ctx, c->h12);
+	hs12_done(c);
+	c->rx_start += (uint32_t)n;
+	c->resuming = RZ_OFF;
+	c->hs = HS_FULL_STUD;
+	return conn_handshaken(c);
+}
+
+/* A TLS 1.2 hello hs12.c may take: its first flight at once, or OpenSSL
+ * if that path cannot serve it after all. */
+static int
+hs12_hello(struct conn *c, const struct hs12_hello *h)
+{
+	SSL_CTX *ctx;
+	int staples;
+	long n = -1;
+
+	ctx = certs_for_name(su->certs, c->l->ctx, h->sni, &staples);
+	if ((c->h12 = malloc(sizeof(*c->h12))) != NULL &&
+	    (n = tls_hs12_flight(c->l->ctx, ctx, staples, h, c->h12,
+	    flight_buf, sizeof(flight_buf))) > FLIGHT_SEND_MAX)
+		hs12_state_wipe(c->h12);
+	if (n < 0 || n > FLIGHT_SEND_MAX) {
+		free(c->h12);
+		c->h12 = NULL;
+		return resume_to_openssl(c);
+	}
+	if (send(c->sk.fd, flight_buf, (size_t)n, MSG_NOSIGNAL) != n) {
+		hs12_done(c);
+		c->why = "handshake failed";
+		return -1;
+	}
+	c->rx_start += (uint32_t)h->reclen;
+	c->resuming = RZ_CLIENT12;
+	return hs12_client(c);
+}
+
+/* The ClientHello: a TLS 1.3 one hs13.c can answer, a TLS 1.2 one hs12.c
+ * can, or a session of ours offered as resume.c can resume it, gets the
+ * server's flight; anything else goes to OpenSSL. */
 static int
 own_hello(struct conn *c)
 {
@@ -1132,6 +1231,7 @@ own_hello(struct conn *c)
 	struct resume_hello h;
 	struct resume_session s;
 	struct hs13_hello h13;
+	struct hs12_hello h12;
 	struct hello f;
 	long n;
 	int r;
@@ -1144,6 +1244,9 @@ own_hello(struct conn *c)
 	if (c->l->hs13 && hs13_parse_hello(c->rx + c->rx_start, c->rx_end -
 	    c->rx_start, &h13) == HS13_OK)
 		return hs13_hello(c, &h13);
+	if (c->l->hs12 && hs12_parse_hello(c->rx + c->rx_start, c->rx_end -
+	    c->rx_start, &h12) == HS12_OK)
+		return hs12_hello(c, &h12);
 	if (!c->l->resume || resume_parse_hello(c->rx + c->rx_start,
 	    c->rx_end - c->rx_start, &h) != RESUME_OK ||
 	    (h.tls13 && c->l->tls13) ||
@@ -1176,6 +1279,8 @@ conn_resume(struct conn *c)
 		return own_hello(c);
 	case RZ_FINISHED:
 		return resume_finished(c);
+	case RZ_CLIENT12:
+		return hs12_client(c);
 	default:
 		return hs13_finished(c);
 	}
@@ -1312,7 +1417,7 @@ conn_new(int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
 	BIO *bio = NULL;
 
 	/* stud reads the ClientHello first; OpenSSL may come later */
-	if ((c = calloc(1, sizeof(*c))) == NULL || (!l->resume && !l->hs13 &&
+	if ((c = calloc(1, sizeof(*c))) == NULL || (!l->resume && !l->hs13 && !l->hs12 &&
 	    ((bio = sockbio_new(&c->sk, fd)) == NULL ||
 	    (c->ssl = tls_session_new(l->ctx, bio, own_records ? &c->rec :
 	    NULL)) == NULL))) {
@@ -1323,7 +1428,7 @@ conn_new(int fd, const struct sockaddr_storage *peer, socklen_t peerlen,
 	}
 	c->sk.fd = fd;
 	c->l = l;
-	c->resuming = l->resume || l->hs13 ? RZ_HELLO : RZ_OFF;
+	c->resuming = l->resume || l->hs13 || l->hs12 ? RZ_HELLO : RZ_OFF;
 	memcpy(&c->peer, peer, peerlen < sizeof(c->peer) ? peerlen :
 	    sizeof(c->peer));
 	c->started = ev_now(EV_DEFAULT);
@@ -1516,6 +1621,8 @@ worker_run(const struct setup *s, int parent_fd)
 	own_resumption = own_hello_ok && strcmp(cfg->resumption, "stud") == 0;
 	own_hs13 = own_hello_ok && strcmp(cfg->tls13_handshake, "stud") == 0 &&
 	    strcmp(cfg->x25519, "stud") == 0;
+	own_hs12 = own_hello_ok && strcmp(cfg->tls12_handshake, "stud") == 0 &&
+	    strcmp(cfg->x25519, "stud") == 0;
 	for (nlisteners = 0; nlisteners < s->nfronts; nlisteners++) {
 		struct listener *l = &listeners[nlisteners];
 
@@ -1523,6 +1630,7 @@ worker_run(const struct setup *s, int parent_fd)
 		l->resume = tls_resume_ready(l->ctx, &l->tls13) &&
 		    own_resumption;
 		l->hs13 = own_hs13 && l->tls13;
+		l->hs12 = own_hs12;
 		ev_io_init(&l->w, accept_cb, s->fronts[nlisteners].fd,
 		    EV_READ);
 		l->w.data = l;

@@ -690,7 +690,8 @@ FALLBACKS = {
     "server-without-x25519": (["--ecdh-curve=P-256"],
                               _openssl_groups("X25519:P-256",
                                               "ECDH, prime256v1", hellos=2)),
-    "tls1.2-client": ([], _py(maximum=ssl.TLSVersion.TLSv1_2)),
+    "tls1.2-client": (["--tls12-handshake=openssl"],
+                      _py(maximum=ssl.TLSVersion.TLSv1_2)),
     "max-fragment-length": ([], lambda port, tmp_path: _openssl_ok(
         port, "-tls1_3", "-maxfraglen", "1024")),
     "gnutls-default": ([], _gnutls_default),
