@@ -358,8 +358,10 @@ hs12_server_flight(const struct hs12_server *s, const struct hs12_hello *h,
 	if ((!s->x25519_first && s->server_pref) || (h->status && s->staple) ||
 	    (st->suite = (uint16_t)choose_suite(s, h)) == 0 ||
 	    (scheme = choose_scheme(s, h)) == 0 ||
-	    s->certmsglen > REC_PLAIN_MAX - HS12_FLIGHT_BASE)
+	    s->certmsglen > REC_PLAIN_MAX - HS12_FLIGHT_BASE) {
+		memset(st, 0, sizeof(*st));	/* nothing decided */
 		return -1;
+	}
 	aead = suite_aead(st->suite, &sha384);
 	st->s = s;
 	st->aead = (uint8_t)aead;

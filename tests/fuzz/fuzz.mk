@@ -53,6 +53,10 @@ FUZZERS               += hs13
 fuzz_hs13_SRCS        := hs13.c hello.c record.c aesgcm.c kdf.c x25519.c
 fuzz_hs13_LIBS        := $(fuzz_record_LIBS)
 fuzz_hs13_MAXLEN      := 2048
+FUZZERS               += hs12
+fuzz_hs12_SRCS        := hs12.c hello.c record.c aesgcm.c kdf.c x25519.c
+fuzz_hs12_LIBS        := $(fuzz_record_LIBS)
+fuzz_hs12_MAXLEN      := 2048
 # the shsync packet decoder, once it exists
 ifneq ($(wildcard shsync.h),)
 FUZZERS               += shsync

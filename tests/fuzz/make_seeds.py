@@ -203,3 +203,173 @@ put("x25519", "u-zero", bytes(range(32)) + bytes(32))
 put("x25519", "u-one", bytes(range(32)) + b"\x01" + bytes(31))
 put("x25519", "u-p-plus-9", b"\x77" * 32 + b"\xf6" + b"\xff" * 30 + b"\x7f")
 put("x25519", "u-top-bit", b"\x42" * 32 + b"\x09" + bytes(30) + b"\x80")
+
+# --- hs12: TLS 1.2 ClientHellos, client flights (see fuzz_hs12.c) -----------
+# A hello's random (record bytes 11..42) sets fuzz_hs12's made-up server: r[0]
+# bit 0 server preference, 1 X25519 not first, 2 stapling, 3 tickets, 4
+# downgrade, 5-7 the signature's length (256, 384, 512, all the room, 1024,
+# failure, 1, 256); r[1] bits 0-1 the Certificate's size (64, 1200, 15360,
+# 15361), 2-3 the ticket's length (100, all the room, failure, 1); r[2] the
+# suites left out (bit i: 0xc02f 0xc030 0xcca8 0xc02b 0xc02c 0xcca9 0x009c
+# 0xc027), r[3] their rotation (bit 7: reversed), r[4..5] two bits per suite
+# from 0xc02b on (0 as tls.c, 1 skip, 2 other, 3 take); r[6] % 5 how the
+# second client flight is damaged (one byte xored with r[7] | 1 at r[8..9]
+# modulo its length, or if r[8] bit 7 is set at byte r[9] % 15 of the three
+# record headers; a small-order share, no ChangeCipherSpec, the server's
+# key, a wrong verify_data); r[10] bytes after the client's flight;
+# r[11..14] the ticket lifetime. Real hellos are captured, then get such a random.
+import socket
+import subprocess
+
+
+def hs12_random(*head):
+    return bytes(head) + bytes(32 - len(head))
+
+
+def with_random(hello, r):
+    assert hello[0] == 22 and hello[5] == 1 and len(r) == 32
+    return hello[:11] + r + hello[43:]
+
+
+def py_hello12(ciphers=None, sni=None, no_ticket=False):
+    """Python's ssl client (OpenSSL underneath), TLS 1.2 at most."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    if no_ticket:
+        ctx.options |= ssl.OP_NO_TICKET
+    bio_in, bio_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(bio_in, bio_out, server_hostname=sni)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return bio_out.read()
+
+
+def s_client_hello(*args):
+    """The first record of openssl s_client -tls1_2 ARGS, caught on a
+    local socket."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    ls.settimeout(10)
+    cmd = ["openssl", "s_client", "-tls1_2", "-connect",
+           "127.0.0.1:%d" % ls.getsockname()[1]] + list(args)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        conn, _ = ls.accept()
+        conn.settimeout(10)
+        data = b""
+        while len(data) < 5 or len(data) < 5 + int.from_bytes(data[3:5],
+                                                              "big"):
+            d = conn.recv(65536)
+            if not d:
+                break
+            data += d
+        conn.close()
+    finally:
+        ls.close()
+        proc.kill()
+        proc.wait()
+    return data
+
+
+def ext(t, data):
+    return struct.pack(">HH", t, len(data)) + data
+
+
+def hello12(exts, suites=(0xc02f, 0xc030, 0xcca8), sid=b"", r=bytes(32)):
+    """A TLS 1.2 ClientHello of our own making."""
+    body = (b"\x03\x03" + r + lv(sid)
+            + struct.pack(">H", 2 * len(suites))
+            + b"".join(struct.pack(">H", s) for s in suites)
+            + b"\x01\x00" + struct.pack(">H", len(b"".join(exts)))
+            + b"".join(exts))
+    msg = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + struct.pack(">H", len(msg)) + msg
+
+
+def sni_ext(name):
+    entry = b"\x00" + struct.pack(">H", len(name)) + name
+    return ext(0x0000, struct.pack(">H", len(entry)) + entry)
+
+
+def groups_ext(*g):
+    return ext(0x000a, struct.pack(">H", 2 * len(g))
+               + b"".join(struct.pack(">H", x) for x in g))
+
+
+def sigalgs_ext(*a):
+    return ext(0x000d, struct.pack(">H", 2 * len(a))
+               + b"".join(struct.pack(">H", x) for x in a))
+
+
+BASE12 = [groups_ext(0x001d, 0x0017), ext(0x000b, b"\x01\x00"),
+          sigalgs_ext(0x0403, 0x0804, 0x0401), ext(0x0017, b""),
+          ext(0x0023, b"")]
+
+# real hellos, each with a random choosing the server they meet
+put("hs12", "python-default", with_random(py_hello12(), hs12_random()))
+put("hs12", "python-sni-tickets", with_random(
+    py_hello12(sni="www.example.com"),
+    hs12_random(0x18, 0x01, 0, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0x1c, 0x20)))
+put("hs12", "python-chacha-server-pref", with_random(
+    py_hello12("ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256:"
+               "ECDHE-RSA-AES256-GCM-SHA384"),
+    hs12_random(0x69, 0x04, 0, 0x81, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0, 0)))
+put("hs12", "python-aes256-ticket-room", with_random(
+    py_hello12("ECDHE-RSA-AES256-GCM-SHA384"),
+    hs12_random(0x08, 0x04, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0xff, 0xff, 0xff,
+                0xff)))
+put("hs12", "python-no-ticket", with_random(
+    py_hello12(no_ticket=True),
+    hs12_random(0x48, 0x00, 0, 0, 0, 0, 4, 0, 0, 0, 1)))
+put("hs12", "openssl-default", with_random(
+    s_client_hello(), hs12_random(0x18, 0, 0, 0, 0, 0, 0, 0x01, 0x80, 2)))
+put("hs12", "openssl-status-sni", with_random(
+    s_client_hello("-status", "-servername", "example.com"),
+    hs12_random(0x08, 0x08, 0, 0, 0, 0, 0, 0x01, 0, 0x2c)))
+put("hs12", "openssl-sigalgs-sha384", with_random(
+    s_client_hello("-sigalgs", "RSA+SHA384:RSA-PSS+SHA256"),
+    hs12_random(0x18, 0x02, 0, 0, 0, 0, 3)))
+put("hs12", "openssl-p256-first", with_random(
+    s_client_hello("-groups", "P-256:X25519"), hs12_random()))
+# changed by hand
+put("hs12", "made-grease", hello12(
+    [ext(0x0a0a, b""), groups_ext(0x2a2a, 0x11ec, 0x001d),
+     ext(0x002b, b"\x04\x1a\x1a\x03\x03"), ext(0xff01, b"\x00")]
+    + BASE12[1:],
+    suites=(0x3a3a, 0xcca8, 0xc02f, 0xc030),
+    r=hs12_random(0x09, 0, 0xc0, 0x02, 0xff, 0xff)))
+put("hs12", "made-sni-255", hello12(
+    [sni_ext(b"a" * 251 + b".com")] + BASE12,
+    r=hs12_random(0x28, 0x02, 0, 0, 0, 0, 0, 0x02, 0x80, 13)))
+put("hs12", "made-versions-13", hello12(
+    [ext(0x002b, b"\x04\x03\x04\x03\x03")] + BASE12))
+put("hs12", "made-fallback-scsv", hello12(
+    BASE12, suites=(0xc02f, 0x5600)))
+put("hs12", "made-session-id", hello12(BASE12, sid=b"\x55" * 32))
+put("hs12", "made-ticket-offered", hello12(
+    BASE12[:4] + [ext(0x0023, b"\x42" * 40)]))
+put("hs12", "made-other-first", hello12(
+    BASE12, suites=(0x009c, 0xc02f),
+    r=hs12_random(0, 0x03, 0, 0, 0x80)))
+
+# client flights (raw mode) and Finished contents (sealed mode)
+CKE12 = (b"\x16\x03\x03\x00\x25\x10\x00\x00\x21\x20" + bytes(range(1, 33)))
+CCS12 = b"\x14\x03\x03\x00\x01\x01"
+put("hs12", "flight-gcm", CKE12 + CCS12 + b"\x16\x03\x03\x00\x28"
+    + bytes(8) + b"\xa5" * 32)
+put("hs12", "flight-chacha-small-order", CKE12[:10] + bytes(32) + CCS12
+    + b"\x16\x03\x03\x00\x20" + b"\x5a" * 32)
+put("hs12", "finished-content", b"\x14\x00\x00\x0c" + b"\x3c" * 12)
+put("hs12", "flight-empty-cke", b"\x16\x03\x03\x00\x00" + CCS12
+    + b"\x16\x03\x03\x00\x28" + bytes(40))
+put("hs12", "made-short-hello", b"\x16\x03\x01\x00\x06\x01\x00\x00\x02\x03\x03")
