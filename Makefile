@@ -129,11 +129,11 @@ build/tests/test_resume: tests/unit/test_resume.c $(RECORD_TEST_SRCS) resume.h r
 	@mkdir -p build/tests
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(RECORD_TEST_SRCS) $(LDLIBS)
 
-build/tests/test_hs13: tests/unit/test_hs13.c $(RECORD_TEST_SRCS) hs13.h record.h tls.h configuration.h tests/unit/unit.h tests/unit/tls_fixture.h
+build/tests/test_hs13: tests/unit/test_hs13.c $(RECORD_TEST_SRCS) hs13.h record.h tls.h configuration.h tests/unit/unit.h tests/unit/tls_fixture.h tests/unit/hello_edit.h
 	@mkdir -p build/tests
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(RECORD_TEST_SRCS) $(LDLIBS)
 
-build/tests/test_hs12: tests/unit/test_hs12.c $(RECORD_TEST_SRCS) hs12.h record.h tls.h configuration.h tests/unit/unit.h tests/unit/tls_fixture.h
+build/tests/test_hs12: tests/unit/test_hs12.c $(RECORD_TEST_SRCS) hs12.h record.h tls.h configuration.h tests/unit/unit.h tests/unit/tls_fixture.h tests/unit/hello_edit.h
 	@mkdir -p build/tests
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(RECORD_TEST_SRCS) $(LDLIBS)
 
