@@ -16,7 +16,8 @@ Covered here (Python's ssl, openssl s_client, gnutls-cli and curl):
      sharing --ticket-key-file), session IDs resumed by stud's resumption
      and by OpenSSL's cache, and with the shared cache (-C) on another
      worker;
-  4. the cases left to OpenSSL (log full) still work;
+  4. the cases left to OpenSSL (log full) still work; SNI picks the
+     certificate, the chain is sent as OpenSSL sends it;
   5. hostile clients: every byte of the client's flight altered in turn
      (an alert in the clear, the backend sees nothing), the flight cut
      short, sent byte by byte, never sent. The worker survives it all.
@@ -36,11 +37,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from backend import HTTP_BODY, source_data
-from harness import (IO_TIMEOUT, client_context, echo_roundtrip, recv_all,
-                     recv_exact, recv_hash, tcp_shut_wr, tls_connect, which)
+from harness import (IO_TIMEOUT, SANITIZED, client_context, echo_roundtrip,
+                     recv_all, recv_exact, recv_hash, tcp_shut_wr,
+                     tls_connect, which)
 from test_hs13 import (_conns, _kinds, _records, _s_client, _stud,
                        _workers_unchanged, pems)  # noqa: F401
 from test_session import _key_file, _request
+from test_tls_features import pki  # noqa: F401
 
 REQUEST = b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"
 SUITES = ["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384",
@@ -296,6 +299,8 @@ SERVER_OPTS = {
 }
 
 
+@pytest.mark.skipif(SANITIZED, reason="negotiation logic: checked in the "
+                    "unsanitized runs")
 @pytest.mark.parametrize("opts", list(SERVER_OPTS))
 def test_same_choices_as_openssl(start_stud, backend, opts):
     """For every client of CLIENTS, what the client negotiates (or the
@@ -491,6 +496,49 @@ def test_ecdsa_certificate_goes_to_openssl(start_stud, backend, pems):
     o, out = _s12(s.port)
     assert o["ok"] and o["sigtype"] == "ECDSA", out[-3000:]
     assert _kinds(s, 1) == ["full"], s.stderr()
+
+
+def test_sni_picks_the_certificate(stud_args, backend, pki):
+    """www (RSA), dual_ec (ECDSA) and a default (RSA), each with its CA in
+    the file: a verifying TLS 1.2 client gets the certificate of the name it
+    asks for (stud's handshake for the RSA ones, OpenSSL's for ECDSA), an
+    unknown name or none gets the default."""
+    be = backend("echo")
+    s = stud_args("-f", "127.0.0.1,0", "-b", "127.0.0.1,%d" % be.port,
+                  "--log-level=2", pki.pem["www"], pki.pem["dual_ec"],
+                  pki.pem["default"])
+    verify = ssl.create_default_context(cafile=str(pki.ca_crt))
+    verify.maximum_version = ssl.TLSVersion.TLSv1_2
+    cases = [("www.example.com", "www", verify, "full-stud"),
+             ("dual.test", "dual_ec", verify, "full"),
+             ("default.test", "default", verify, "full-stud"),
+             ("unknown.test", "default", _tls12(), "full-stud"),
+             (None, "default", _tls12(), "full-stud")]
+    for name, want, ctx, _ in cases:
+        with tls_connect(s.port, ctx=ctx, server_hostname=name) as c:
+            assert c.version() == "TLSv1.2"
+            assert c.getpeercert(binary_form=True) == pki.der[want], name
+            c.sendall(b"sni\n")
+            assert recv_exact(c, 4) == b"sni\n"
+    assert _kinds(s, len(cases)) == [k for *_, k in cases], s.stderr()
+
+
+def test_chain_sent_like_openssl(stud_args, backend, pki):
+    """A PEM holding the certificate and its CA: the Certificate message
+    carries both, as OpenSSL's does."""
+    be = backend("http")
+    chains = []
+    for who in ("stud", "openssl"):
+        s = stud_args("-f", "127.0.0.1,0", "-b", "127.0.0.1,%d" % be.port,
+                      "--log-level=2", "--tls12-handshake=" + who,
+                      pki.pem["www"])
+        o, out = _s12(s.port, "-showcerts", "-servername", "www.example.com")
+        assert o["ok"], out[-3000:]
+        chains.append((re.findall(r"^ ?\d+ s:(.*)$", out, re.M),
+                       re.findall(r"-----BEGIN CERTIFICATE-----[^-]+", out)))
+        assert _kinds(s, 1) == ["full-stud" if who == "stud" else "full"]
+    assert len(chains[0][1]) == 2, chains[0][0]
+    assert chains[0] == chains[1]
 
 
 # ---------------------------------------------------------------------------
