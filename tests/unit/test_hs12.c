@@ -49,24 +49,12 @@ static const struct scheme12 {
 };
 #define NSCHEMES	(sizeof(schemes) / sizeof(schemes[0]))
 
-static SSL_CTX		*client_ctx;
 static EVP_PKEY		*rsa_key;		/* one RSA-2048 key for all */
 static unsigned char	 flight_buf[65536];	/* about the worker's */
 static char		 served_name[256];	/* openssl_serves()'s server's
 						 * SSL_get_servername() */
 
-static unsigned
-get16(const unsigned char *p)
-{
-	return (unsigned)p[0] << 8 | p[1];
-}
 
-static void
-put16(unsigned char *p, size_t v)
-{
-	p[0] = (unsigned char)(v >> 8);
-	p[1] = (unsigned char)v;
-}
 
 /* ---------------------------------------------------------------------
  * Server contexts.
@@ -129,92 +117,25 @@ rsa_ctx(int prefer, const char *groups, int keyfile)
  * The client.
  */
 
-/* A client with memory BIOs: c_in is what it will read, c_out what it
- * wrote; tickets counts the sessions it was given, sess is the last. */
-struct client {
-	SSL		*ssl;
-	BIO		*c_in;
-	BIO		*c_out;
-	int		 tickets;
-	SSL_SESSION	*sess;
-};
-
-static int
-new_session_cb(SSL *ssl, SSL_SESSION *sess)
-{
-	struct client *c = SSL_get_app_data(ssl);
-
-	c->tickets++;
-	SSL_SESSION_free(c->sess);
-	c->sess = sess;
-	return 1;			/* we keep the reference */
-}
-
 /* ciphers: the TLS 1.2 cipher list; sigalgs, groups (NULL for OpenSSL's);
  * max: the highest version (0: TLS 1.3, OpenSSL's default); opts: options
  * set; sess: to offer. */
 static void
-client_new(struct client *c, const char *ciphers, const char *sigalgs,
-    const char *groups, int max, uint64_t opts, SSL_SESSION *sess)
+client_new(struct fixture_client *c, const char *ciphers,
+    const char *sigalgs, const char *groups, int max, uint64_t opts,
+    SSL_SESSION *sess)
 {
-	if (client_ctx == NULL) {
-		client_ctx = SSL_CTX_new(TLS_client_method());
-		SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);
-		SSL_CTX_set_session_cache_mode(client_ctx,
-		    SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-		SSL_CTX_sess_set_new_cb(client_ctx, new_session_cb);
-	}
-	memset(c, 0, sizeof(*c));
-	c->ssl = SSL_new(client_ctx);
-	SSL_set_app_data(c->ssl, c);
-	if (max != 0)
-		SSL_set_max_proto_version(c->ssl, max);
-	if (opts != 0)
-		SSL_set_options(c->ssl, opts);
+	fixture_client_new(c, max, opts, sigalgs, groups, sess, "hs12.test");
 	if (ciphers != NULL)
 		CHECK(SSL_set_cipher_list(c->ssl, ciphers) == 1);
-	if (sigalgs != NULL)
-		CHECK(SSL_set1_sigalgs_list(c->ssl, sigalgs) == 1);
-	if (groups != NULL)
-		CHECK(SSL_set1_groups_list(c->ssl, groups) == 1);
-	if (sess != NULL)
-		CHECK(SSL_set_session(c->ssl, sess) == 1);
-	SSL_set_tlsext_host_name(c->ssl, "hs12.test");
-	fixture_client_bios(c->ssl, &c->c_in, &c->c_out);
 }
 
 /* A TLS 1.2 client: the usual case here. */
 static void
-client12(struct client *c, const char *ciphers, const char *sigalgs,
-    uint64_t opts, SSL_SESSION *sess)
+client12(struct fixture_client *c, const char *ciphers,
+    const char *sigalgs, uint64_t opts, SSL_SESSION *sess)
 {
 	client_new(c, ciphers, sigalgs, NULL, TLS1_2_VERSION, opts, sess);
-}
-
-static void
-client_free(struct client *c)
-{
-	SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-	SSL_free(c->ssl);
-	SSL_SESSION_free(c->sess);
-	ERR_clear_error();
-}
-
-/* Everything the client wrote, into buf (size bytes). */
-static size_t
-client_drain(struct client *c, unsigned char *buf, size_t size)
-{
-	int n = BIO_read(c->c_out, buf, (int)size);
-
-	return n > 0 ? (size_t)n : 0;
-}
-
-/* The client's ClientHello. */
-static size_t
-hello(struct client *c, unsigned char *buf, size_t size)
-{
-	CHECK(SSL_do_handshake(c->ssl) == -1);
-	return client_drain(c, buf, size);
 }
 
 /* What the client negotiated: the suite's name, the server's signature
@@ -226,7 +147,7 @@ struct seen {
 };
 
 static void
-client_saw(struct client *c, struct seen *s)
+client_saw(struct fixture_client *c, struct seen *s)
 {
 	const SSL_CIPHER *ci = SSL_get_current_cipher(c->ssl);
 
@@ -244,7 +165,7 @@ client_saw(struct client *c, struct seen *s)
  * its first byte; data both ways after. Returns whether both sides
  * resumed a session (checked equal), or -1 when the handshake failed. */
 static int
-openssl_serves(SSL_CTX *ctx, struct client *c)
+openssl_serves(SSL_CTX *ctx, struct fixture_client *c)
 {
 	unsigned char buf[65536];
 	BIO *sbio, *wire;
@@ -297,12 +218,12 @@ static int
 resume_by_openssl(SSL_CTX *ctx, SSL_SESSION *sess, const char *ciphers,
     uint64_t opts)
 {
-	struct client c;
+	struct fixture_client c;
 	int r;
 
 	client12(&c, ciphers, NULL, opts, sess);
 	r = openssl_serves(ctx, &c);
-	client_free(&c);
+	fixture_client_free(&c);
 	return r;
 }
 
@@ -313,7 +234,7 @@ resume_by_openssl(SSL_CTX *ctx, SSL_SESSION *sess, const char *ciphers,
 /* One handshake: the client, its hello, our first flight (a copy) and
  * state, the client's flight. */
 struct run12 {
-	struct client	 c;
+	struct fixture_client	 c;
 	unsigned char	 hello[4096];
 	size_t		 hellolen;
 	struct hs12_hello h;
@@ -343,7 +264,7 @@ static void
 run_free(struct run12 *r)
 {
 	hs12_state_wipe(&r->st);
-	client_free(&r->c);
+	fixture_client_free(&r->c);
 	free(r);
 }
 
@@ -357,14 +278,14 @@ flight_ok(struct run12 *r)
 	const unsigned char *f = r->flight;
 	size_t off = 5, len, i;
 
-	if (r->flightlen < 5 || f[0] != 22 || get16(f + 1) != 0x0303 ||
-	    get16(f + 3) != r->flightlen - 5)
+	if (r->flightlen < 5 || f[0] != 22 || hello_get16(f + 1) != 0x0303 ||
+	    hello_get16(f + 3) != r->flightlen - 5)
 		return 0;
 	for (i = 0; i < 4; i++) {
 		if (off + 4 > r->flightlen || f[off] != types[i] ||
 		    f[off + 1] != 0)
 			return 0;
-		len = get16(f + off + 2);
+		len = hello_get16(f + off + 2);
 		if (types[i] == 12)
 			r->ske = off;
 		if (types[i] == 14 && len != 0)
@@ -385,7 +306,7 @@ start12(SSL_CTX *first, SSL_CTX *ctx, struct run12 *r)
 	long n;
 	int e;
 
-	r->hellolen = hello(&r->c, r->hello, sizeof(r->hello));
+	r->hellolen = fixture_client_hello(&r->c, r->hello, sizeof(r->hello));
 	e = hs12_parse_hello(r->hello, r->hellolen, &r->h);
 	if (!r->any_hello)
 		CHECK(e == HS12_OK);
@@ -409,21 +330,21 @@ start12(SSL_CTX *first, SSL_CTX *ctx, struct run12 *r)
 	r->flightlen = (size_t)n;
 	CHECK(flight_ok(r));
 	/* ServerHello: TLS 1.2, our random, the session ID, the suite */
-	CHECK(get16(sh + 4) == 0x0303);
+	CHECK(hello_get16(sh + 4) == 0x0303);
 	CHECK(memcmp(r->st.randoms, r->h.random, 32) == 0);
 	CHECK(memcmp(sh + 6, r->st.randoms + 32, 32) == 0);
 	CHECK(sh[38] == r->st.sidlen && (r->st.sidlen == 0 ||
 	    memcmp(sh + 39, r->st.sid, r->st.sidlen) == 0));
-	CHECK(get16(sh + 39 + r->st.sidlen) == r->st.suite);
+	CHECK(hello_get16(sh + 39 + r->st.sidlen) == r->st.suite);
 	CHECK(r->st.run != NULL && r->st.s != NULL);
 	memcpy(&r->saved, &r->st, sizeof(r->st));
 	BIO_write(r->c.c_in, flight_buf, (int)n);
 	e = SSL_do_handshake(r->c.ssl);
 	CHECK(e == -1 && SSL_get_error(r->c.ssl, e) == SSL_ERROR_WANT_READ);
-	r->cflen = client_drain(&r->c, r->cf, sizeof(r->cf));
+	r->cflen = fixture_client_drain(&r->c, r->cf, sizeof(r->cf));
 	/* ClientKeyExchange (X25519: 42 bytes), ChangeCipherSpec, Finished */
 	CHECK(r->cflen > 42 + 6 && r->cf[0] == 22 && r->cf[5] == 16 &&
-	    get16(r->cf + 3) == 37);
+	    hello_get16(r->cf + 3) == 37);
 	CHECK(r->cflen > 42 + 6 &&
 	    memcmp(r->cf + 42, "\x14\x03\x03\x00\x01\x01", 6) == 0);
 	return n;
@@ -455,15 +376,15 @@ answer_ok(const unsigned char *a, size_t n, int ticket, size_t *tlen)
 	*tlen = 0;
 	if (ticket) {
 		if (n < 15 || a[0] != 22 || a[5] != 4 ||
-		    get16(a + 3) != get16(a + 13) + 10 ||
-		    get16(a + 7) != get16(a + 13) + 6 || a[6] != 0)
+		    hello_get16(a + 3) != hello_get16(a + 13) + 10 ||
+		    hello_get16(a + 7) != hello_get16(a + 13) + 6 || a[6] != 0)
 			return 0;
-		*tlen = get16(a + 13);
+		*tlen = hello_get16(a + 13);
 		off = 15 + *tlen;
 	}
 	return n > off + 6 + 5 &&
 	    memcmp(a + off, "\x14\x03\x03\x00\x01\x01", 6) == 0 &&
-	    a[off + 6] == 22 && get16(a + off + 9) == n - off - 11;
+	    a[off + 6] == 22 && hello_get16(a + off + 9) == n - off - 11;
 }
 
 /* The client's flight through hs12_client_flight() (every prefix first:
@@ -503,38 +424,6 @@ finish12(struct run12 *r, struct rec_state *rs)
 	return n == 1 ? 0 : -1;
 }
 
-/* Data both ways between the client and rs (record.c). */
-static void
-data_both_ways(struct client *c, struct rec_state *rs)
-{
-	unsigned char buf[4096], plain[REC_OPEN_ROOM], rec[64];
-	unsigned type = 0;
-	size_t n;
-	long len;
-
-	CHECK(SSL_write(c->ssl, "ping", 4) == 4);
-	n = client_drain(c, buf, sizeof(buf));
-	CHECK(n > 0 && rec_frame(buf, n) == (long)n);
-	len = rec_open(rs, buf, n, plain, &type);
-	CHECK(len == 4 && type == REC_APPDATA && memcmp(plain, "ping", 4) == 0);
-	memcpy(rec + rec_head_len(rs), "pong!", 5);
-	len = rec_seal(rs, REC_APPDATA, rec, 5);
-	CHECK(len > 0);
-	BIO_write(c->c_in, rec, (int)len);
-	CHECK(SSL_read(c->ssl, buf, sizeof(buf)) == 5 &&
-	    memcmp(buf, "pong!", 5) == 0);
-	/* and once more each way: the sequence numbers move on */
-	CHECK(SSL_write(c->ssl, "again", 5) == 5);
-	n = client_drain(c, buf, sizeof(buf));
-	len = rec_open(rs, buf, n, plain, &type);
-	CHECK(len == 5 && memcmp(plain, "again", 5) == 0);
-	memcpy(rec + rec_head_len(rs), "ok", 2);
-	len = rec_seal(rs, REC_APPDATA, rec, 2);
-	BIO_write(c->c_in, rec, (int)len);
-	CHECK(SSL_read(c->ssl, buf, sizeof(buf)) == 2 &&
-	    memcmp(buf, "ok", 2) == 0);
-}
-
 /* ---------------------------------------------------------------------
  * 1. Full handshakes: every suite and scheme.
  */
@@ -564,9 +453,9 @@ full12(SSL_CTX *first, SSL_CTX *ctx, const struct suite12 *su,
 	/* ServerKeyExchange: named curve X25519, 32 bytes, then the scheme */
 	ske = r->flight + r->ske + 4;
 	CHECK(memcmp(ske, "\x03\x00\x1d\x20", 4) == 0);
-	CHECK(get16(ske + 36) == sc->scheme);
-	CHECK(get16(ske + 38) == 256 &&
-	    get16(r->flight + r->ske + 2) == 36 + 4 + 256);
+	CHECK(hello_get16(ske + 36) == sc->scheme);
+	CHECK(hello_get16(ske + 38) == 256 &&
+	    hello_get16(r->flight + r->ske + 2) == 36 + 4 + 256);
 	/* a context that could do TLS 1.3 marks its random (RFC 8446,
 	 * 4.1.3) */
 	CHECK(memcmp(r->st.randoms + 56, "DOWNGRD\001", 8) == 0);
@@ -580,7 +469,7 @@ full12(SSL_CTX *first, SSL_CTX *ctx, const struct suite12 *su,
 	CHECK(SSL_get_extms_support(r->c.ssl) == 1);
 	CHECK(X509_cmp(SSL_get0_peer_certificate(r->c.ssl),
 	    SSL_CTX_get0_certificate(ctx)) == 0);
-	data_both_ways(&r->c, &rs);
+	fixture_data_both_ways(&r->c, &rs);
 	sess = SSL_get1_session(r->c.ssl);
 out:
 	rec_wipe(&rs);
@@ -783,13 +672,13 @@ static void
 theirs_choose(SSL_CTX *ctx, const char *ciphers, const char *sigalgs,
     struct seen *theirs)
 {
-	struct client c;
+	struct fixture_client c;
 
 	memset(theirs, 0, sizeof(*theirs));
 	client12(&c, ciphers, sigalgs, 0, NULL);
 	CHECK(openssl_serves(ctx, &c) == 0);
 	client_saw(&c, theirs);
-	client_free(&c);
+	fixture_client_free(&c);
 }
 
 static void
@@ -897,7 +786,7 @@ test_groups(void)
 	SSL_CTX *cp = rsa_ctx(0, "P-256:X25519", 0);
 	struct run12 *r = run_new();
 	struct rec_state rs;
-	struct client c;
+	struct fixture_client c;
 
 	memset(&rs, 0, sizeof(rs));
 	client12(&r->c, NULL, NULL, 0, NULL);
@@ -906,7 +795,7 @@ test_groups(void)
 	client12(&c, NULL, NULL, 0, NULL);
 	CHECK(openssl_serves(pref, &c) == 0);
 	CHECK(SSL_get_negotiated_group(c.ssl) == NID_X9_62_prime256v1);
-	client_free(&c);
+	fixture_client_free(&c);
 
 	r = run_new();
 	client12(&r->c, NULL, NULL, 0, NULL);
@@ -917,7 +806,7 @@ test_groups(void)
 	client12(&c, NULL, NULL, 0, NULL);
 	CHECK(openssl_serves(cp, &c) == 0);
 	CHECK(SSL_get_negotiated_group(c.ssl) == NID_X25519);
-	client_free(&c);
+	fixture_client_free(&c);
 	SSL_CTX_free(pref);
 	SSL_CTX_free(cp);
 }
@@ -928,10 +817,10 @@ test_groups(void)
 
 /* The client's hello and hs12_parse_hello()'s verdict on it. */
 static int
-parse_of(struct client *c, struct hs12_hello *h)
+parse_of(struct fixture_client *c, struct hs12_hello *h)
 {
 	unsigned char buf[4096];
-	size_t n = hello(c, buf, sizeof(buf));
+	size_t n = fixture_client_hello(c, buf, sizeof(buf));
 
 	CHECK(n > 0);
 	return hs12_parse_hello(buf, n, h);
@@ -943,7 +832,7 @@ test_real_hellos(SSL_CTX *rsa)
 	unsigned char buf[4096], *p;
 	struct hs12_hello h;
 	struct hs12_state st;
-	struct client c;
+	struct fixture_client c;
 	SSL_SESSION *sess;
 	size_t n, i;
 	int ok;
@@ -953,23 +842,23 @@ test_real_hellos(SSL_CTX *rsa)
 	CHECK(parse_of(&c, &h) == HS12_OK);
 	CHECK(h.ticket && h.ri && h.pf && !h.status && h.sigalgs != NULL);
 	CHECK(h.suites != NULL && h.suiteslen >= 2 && h.suiteslen % 2 == 0);
-	client_free(&c);
+	fixture_client_free(&c);
 	/* offering TLS 1.3, with and without a session ID */
 	client_new(&c, NULL, NULL, NULL, 0, 0, NULL);
 	CHECK(parse_of(&c, &h) == HS12_NO);
-	client_free(&c);
+	fixture_client_free(&c);
 	client_new(&c, NULL, NULL, NULL, 0, 0, NULL);
 	SSL_clear_options(c.ssl, SSL_OP_ENABLE_MIDDLEBOX_COMPAT);
 	CHECK(parse_of(&c, &h) == HS12_NO);
-	client_free(&c);
+	fixture_client_free(&c);
 	/* no extended master secret */
 	client12(&c, NULL, NULL, SSL_OP_NO_EXTENDED_MASTER_SECRET, NULL);
 	CHECK(parse_of(&c, &h) == HS12_NO);
-	client_free(&c);
+	fixture_client_free(&c);
 	/* no ticket wanted: taken, noted */
 	client12(&c, NULL, NULL, SSL_OP_NO_TICKET, NULL);
 	CHECK(parse_of(&c, &h) == HS12_OK && !h.ticket);
-	client_free(&c);
+	fixture_client_free(&c);
 	/* a session offered: its ticket (and ID); its ID alone */
 	sess = full12(rsa, rsa, &suites[0], &schemes[0], 0, &st);
 	hs12_state_wipe(&st);
@@ -977,7 +866,7 @@ test_real_hellos(SSL_CTX *rsa)
 	if (sess != NULL) {
 		client12(&c, NULL, NULL, 0, sess);
 		CHECK(parse_of(&c, &h) == HS12_NO);
-		client_free(&c);
+		fixture_client_free(&c);
 	}
 	SSL_SESSION_free(sess);
 	sess = full12(rsa, rsa, &suites[0], &schemes[0], SSL_OP_NO_TICKET,
@@ -988,40 +877,40 @@ test_real_hellos(SSL_CTX *rsa)
 	if (sess != NULL) {
 		client12(&c, NULL, NULL, SSL_OP_NO_TICKET, sess);
 		CHECK(parse_of(&c, &h) == HS12_NO);
-		client_free(&c);
+		fixture_client_free(&c);
 	}
 	SSL_SESSION_free(sess);
 	/* groups: X25519 not first, first, missing */
 	client_new(&c, NULL, NULL, "P-256:X25519", TLS1_2_VERSION, 0, NULL);
 	CHECK(parse_of(&c, &h) == HS12_NO);
-	client_free(&c);
+	fixture_client_free(&c);
 	client_new(&c, NULL, NULL, "X25519:P-256", TLS1_2_VERSION, 0, NULL);
 	CHECK(parse_of(&c, &h) == HS12_OK);
-	client_free(&c);
+	fixture_client_free(&c);
 	client_new(&c, NULL, NULL, "P-256:P-384", TLS1_2_VERSION, 0, NULL);
 	CHECK(parse_of(&c, &h) == HS12_NO);
-	client_free(&c);
+	fixture_client_free(&c);
 	/* the fallback SCSV */
 	client12(&c, NULL, NULL, 0, NULL);
 	SSL_set_mode(c.ssl, SSL_MODE_SEND_FALLBACK_SCSV);
 	CHECK(parse_of(&c, &h) == HS12_NO);
-	client_free(&c);
+	fixture_client_free(&c);
 	/* OCSP asked for: taken, noted */
 	client12(&c, NULL, NULL, 0, NULL);
 	SSL_set_tlsext_status_type(c.ssl, TLSEXT_STATUSTYPE_ocsp);
 	CHECK(parse_of(&c, &h) == HS12_OK && h.status);
-	client_free(&c);
+	fixture_client_free(&c);
 	/* no SNI: taken, sni empty */
 	client12(&c, NULL, NULL, 0, NULL);
 	SSL_set_tlsext_host_name(c.ssl, NULL);
 	CHECK(parse_of(&c, &h) == HS12_OK && h.sni[0] == '\0');
-	client_free(&c);
+	fixture_client_free(&c);
 
 	/* cut short: every strict prefix wants more (an exact-size copy
 	 * each); a byte too many is not for this path */
 	client12(&c, NULL, NULL, 0, NULL);
-	n = hello(&c, buf, sizeof(buf));
-	client_free(&c);
+	n = fixture_client_hello(&c, buf, sizeof(buf));
+	fixture_client_free(&c);
 	CHECK(hs12_parse_hello(buf, n, &h) == HS12_OK);
 	ok = 1;
 	for (i = 0; i < n; i++) {
@@ -1052,8 +941,8 @@ suite_add(struct parts *q, unsigned cs)
 {
 	size_t at = 35 + q->head[34];
 
-	put16(q->head + at, get16(q->head + at) + 2);
-	put16(q->head + q->headlen, cs);
+	hello_put16(q->head + at, hello_get16(q->head + at) + 2);
+	hello_put16(q->head + q->headlen, cs);
 	q->headlen += 2;
 }
 
@@ -1064,13 +953,13 @@ test_made_hellos(void)
 	unsigned char buf[4096], b2[8192];
 	struct parts *q = malloc(sizeof(*q)), *o = malloc(sizeof(*o));
 	struct hs12_hello h;
-	struct client c;
+	struct fixture_client c;
 	size_t n;
 	int k;
 
 	client12(&c, NULL, NULL, 0, NULL);
-	n = hello(&c, buf, sizeof(buf));
-	client_free(&c);
+	n = fixture_client_hello(&c, buf, sizeof(buf));
+	fixture_client_free(&c);
 	CHECK(q != NULL && o != NULL && hello_split(buf, n, o) == 0);
 	if (q == NULL || o == NULL)
 		goto out;
@@ -1153,15 +1042,15 @@ flight_of(SSL_CTX *ctx, int staples, int ocsp)
 	unsigned char buf[4096];
 	struct hs12_hello h;
 	struct hs12_state st;
-	struct client c;
+	struct fixture_client c;
 	size_t n;
 	long r;
 
 	client12(&c, NULL, NULL, 0, NULL);
 	if (ocsp)
 		SSL_set_tlsext_status_type(c.ssl, TLSEXT_STATUSTYPE_ocsp);
-	n = hello(&c, buf, sizeof(buf));
-	client_free(&c);
+	n = fixture_client_hello(&c, buf, sizeof(buf));
+	fixture_client_free(&c);
 	CHECK(hs12_parse_hello(buf, n, &h) == HS12_OK);
 	memset(&st, 0, sizeof(st));
 	memset(out, 0xa5, 4096);
@@ -1422,7 +1311,7 @@ test_tampering(SSL_CTX *rsa, const struct suite12 *su)
 	 * completes */
 	memset(&f, 0, sizeof(f));
 	if (finish12(r, &f) == 0)
-		data_both_ways(&r->c, &f);
+		fixture_data_both_ways(&r->c, &f);
 	rec_wipe(&f);
 out:
 	run_free(r);
@@ -1438,14 +1327,14 @@ test_room(SSL_CTX *rsa)
 	unsigned char hb[4096], *out;
 	struct hs12_hello h;
 	struct hs12_state st;
-	struct client c;
+	struct fixture_client c;
 	size_t n, room, first_ok = 0, certlen = 0, full = 0;
 	long r;
 	int ok = 1, mono = 1;
 
 	client12(&c, NULL, NULL, 0, NULL);
-	n = hello(&c, hb, sizeof(hb));
-	client_free(&c);
+	n = fixture_client_hello(&c, hb, sizeof(hb));
+	fixture_client_free(&c);
 	CHECK(hs12_parse_hello(hb, n, &h) == HS12_OK);
 	/* the Certificate message's length, from a flight */
 	memset(&st, 0, sizeof(st));
@@ -1453,12 +1342,12 @@ test_room(SSL_CTX *rsa)
 	    sizeof(flight_buf));
 	CHECK(r > 0);
 	if (r > 0) {
-		size_t sh = 4 + get16(flight_buf + 7);
+		size_t sh = 4 + hello_get16(flight_buf + 7);
 
 		full = (size_t)r;
 		CHECK(flight_buf[5 + sh] == 11);
 		certlen = 4 + ((size_t)flight_buf[5 + sh + 1] << 16 |
-		    get16(flight_buf + 5 + sh + 2));
+		    hello_get16(flight_buf + 5 + sh + 2));
 	}
 	hs12_state_wipe(&st);
 	for (room = 0; room < 20000; room += room < 900 ? 61 : 1) {
@@ -1519,7 +1408,7 @@ main(void)
 	SSL_CTX_free(pref);
 	SSL_CTX_free(keyed);
 	SSL_CTX_free(ecdsa);
-	SSL_CTX_free(client_ctx);
+	fixture_clients_done();
 	EVP_PKEY_free(rsa_key);
 	rec_cleanup();
 	return unit_summary();

@@ -36,7 +36,6 @@
 
 static const char *suites[] = { TLS_AES128, TLS_AES256, TLS_CHACHA };
 
-static SSL_CTX		*client_ctx;
 static unsigned char	 flight_buf[65536];	/* about the worker's */
 
 /* ---------------------------------------------------------------------
@@ -114,100 +113,18 @@ keyfile_ctx(void)
  * The client.
  */
 
-/* A client with memory BIOs: c_in is what it will read, c_out what it
- * wrote; tickets counts the sessions it was given, sess is the last. */
-struct client {
-	SSL		*ssl;
-	BIO		*c_in;
-	BIO		*c_out;
-	int		 tickets;
-	SSL_SESSION	*sess;
-};
-
-static int
-new_session_cb(SSL *ssl, SSL_SESSION *sess)
-{
-	struct client *c = SSL_get_app_data(ssl);
-
-	c->tickets++;
-	SSL_SESSION_free(c->sess);
-	c->sess = sess;
-	return 1;			/* we keep the reference */
-}
-
 /* suite: TLS 1.3 suites (NULL: OpenSSL's); sigalgs, groups: NULL for
  * OpenSSL's; max: the highest version (0: TLS 1.3); sess: to offer. */
 static void
-client_new(struct client *c, const char *suite, const char *sigalgs,
-    const char *groups, int max, SSL_SESSION *sess)
+client_new(struct fixture_client *c, const char *suite,
+    const char *sigalgs, const char *groups, int max, SSL_SESSION *sess)
 {
-	if (client_ctx == NULL) {
-		client_ctx = SSL_CTX_new(TLS_client_method());
-		SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);
-		SSL_CTX_set_session_cache_mode(client_ctx,
-		    SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-		SSL_CTX_sess_set_new_cb(client_ctx, new_session_cb);
-	}
-	memset(c, 0, sizeof(*c));
-	c->ssl = SSL_new(client_ctx);
-	SSL_set_app_data(c->ssl, c);
-	if (max != 0)
-		SSL_set_max_proto_version(c->ssl, max);
+	fixture_client_new(c, max, 0, sigalgs, groups, sess, "hs13.test");
 	if (suite != NULL)
 		CHECK(SSL_set_ciphersuites(c->ssl, suite) == 1);
-	if (sigalgs != NULL)
-		CHECK(SSL_set1_sigalgs_list(c->ssl, sigalgs) == 1);
-	if (groups != NULL)
-		CHECK(SSL_set1_groups_list(c->ssl, groups) == 1);
-	if (sess != NULL)
-		CHECK(SSL_set_session(c->ssl, sess) == 1);
-	SSL_set_tlsext_host_name(c->ssl, "hs13.test");
-	fixture_client_bios(c->ssl, &c->c_in, &c->c_out);
 }
 
-static void
-client_free(struct client *c)
-{
-	SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-	SSL_free(c->ssl);
-	SSL_SESSION_free(c->sess);
-	ERR_clear_error();
-}
-
-/* Everything the client wrote, into buf (size bytes). */
-static size_t
-client_drain(struct client *c, unsigned char *buf, size_t size)
-{
-	int n = BIO_read(c->c_out, buf, (int)size);
-
-	return n > 0 ? (size_t)n : 0;
-}
-
-/* The client's ClientHello. */
-static size_t
-hello(struct client *c, unsigned char *buf, size_t size)
-{
-	CHECK(SSL_do_handshake(c->ssl) == -1);
-	return client_drain(c, buf, size);
-}
-
-/* ---------------------------------------------------------------------
- * ClientHellos taken apart and put back together.
- */
-
-static unsigned
-get16(const unsigned char *p)
-{
-	return (unsigned)p[0] << 8 | p[1];
-}
-
-static void
-put16(unsigned char *p, size_t v)
-{
-	p[0] = (unsigned char)(v >> 8);
-	p[1] = (unsigned char)v;
-}
-
+/* ClientHellos taken apart and put back together: hello_edit.h. */
 
 /* ---------------------------------------------------------------------
  * Handshakes.
@@ -218,7 +135,7 @@ put16(unsigned char *p, size_t v)
  * (*outlen bytes); rs and fin are ready for hs13_client_finished().
  * Returns 0, or -1 (a check failed). */
 static int
-to_finished(SSL_CTX *first, SSL_CTX *ctx, struct client *c,
+to_finished(SSL_CTX *first, SSL_CTX *ctx, struct fixture_client *c,
     struct rec_state *rs, unsigned char fin[48], unsigned char *out,
     size_t size, size_t *outlen)
 {
@@ -226,7 +143,7 @@ to_finished(SSL_CTX *first, SSL_CTX *ctx, struct client *c,
 	size_t n;
 	long r;
 
-	n = hello(c, out, size);
+	n = fixture_client_hello(c, out, size);
 	CHECK(hs13_parse_hello(out, n, &h) == HS13_OK);
 	CHECK(h.reclen == n && h.msg == out + 5 && h.msglen == n - 5);
 	CHECK(strcmp(h.sni, "hs13.test") == 0);
@@ -239,7 +156,7 @@ to_finished(SSL_CTX *first, SSL_CTX *ctx, struct client *c,
 		return -1;
 	/* ServerHello echoing the session ID, then a ChangeCipherSpec if
 	 * there was one (RFC 8446, D.4), then sealed records */
-	n = 5 + get16(flight_buf + 3);
+	n = 5 + hello_get16(flight_buf + 3);
 	CHECK(flight_buf[0] == 22 && flight_buf[5] == 2 && n < (size_t)r);
 	CHECK(flight_buf[5 + 38] == h.sidlen &&
 	    memcmp(flight_buf + 5 + 39, h.sid, h.sidlen) == 0);
@@ -250,30 +167,9 @@ to_finished(SSL_CTX *first, SSL_CTX *ctx, struct client *c,
 		CHECK(flight_buf[n] == 23);
 	BIO_write(c->c_in, flight_buf, (int)r);
 	CHECK(SSL_do_handshake(c->ssl) == 1);
-	*outlen = client_drain(c, out, size);
+	*outlen = fixture_client_drain(c, out, size);
 	CHECK(*outlen > 6);
 	return *outlen > 6 ? 0 : -1;
-}
-
-/* Data both ways between the client and rs (record.c). */
-static void
-data_both_ways(struct client *c, struct rec_state *rs)
-{
-	unsigned char buf[4096], plain[REC_OPEN_ROOM], rec[64];
-	unsigned type = 0;
-	size_t n;
-	long len;
-
-	CHECK(SSL_write(c->ssl, "ping", 4) == 4);
-	n = client_drain(c, buf, sizeof(buf));
-	len = rec_open(rs, buf, n, plain, &type);
-	CHECK(len == 4 && type == REC_APPDATA && memcmp(plain, "ping", 4) == 0);
-	memcpy(rec + rec_head_len(rs), "pong!", 5);
-	len = rec_seal(rs, REC_APPDATA, rec, 5);
-	CHECK(len > 0);
-	BIO_write(c->c_in, rec, (int)len);
-	CHECK(SSL_read(c->ssl, buf, sizeof(buf)) == 5 &&
-	    memcmp(buf, "pong!", 5) == 0);
 }
 
 /* a. A full handshake through hs13.c: suite and sigalgs the client's
@@ -286,7 +182,7 @@ full(SSL_CTX *first, SSL_CTX *ctx, const char *suite, const char *sigalgs,
 {
 	unsigned char buf[4096], fin[48];
 	struct rec_state rs;
-	struct client c;
+	struct fixture_client c;
 	SSL_SESSION *sess = NULL;
 	size_t n, i;
 	int nid = 0, ok = 1;
@@ -307,7 +203,7 @@ full(SSL_CTX *first, SSL_CTX *ctx, const char *suite, const char *sigalgs,
 		ok &= hs13_client_finished(&rs, fin, buf, i) == 0;
 	CHECK(ok);
 	CHECK(hs13_client_finished(&rs, fin, buf, n) == (long)n);
-	data_both_ways(&c, &rs);
+	fixture_data_both_ways(&c, &rs);
 	CHECK(c.tickets == tickets);
 	if (c.sess != NULL) {
 		CHECK(SSL_SESSION_has_ticket(c.sess));
@@ -317,7 +213,7 @@ full(SSL_CTX *first, SSL_CTX *ctx, const char *suite, const char *sigalgs,
 	sess = c.sess;
 	c.sess = NULL;
 out:
-	client_free(&c);
+	fixture_client_free(&c);
 	rec_wipe(&rs);
 	return sess;
 }
@@ -329,7 +225,7 @@ test_no_compat(SSL_CTX *ctx)
 {
 	unsigned char buf[4096], fin[48];
 	struct rec_state rs;
-	struct client c;
+	struct fixture_client c;
 	size_t n;
 
 	memset(&rs, 0, sizeof(rs));
@@ -339,10 +235,10 @@ test_no_compat(SSL_CTX *ctx)
 		CHECK(buf[0] == 23);
 		CHECK(hs13_client_finished(&rs, fin, buf, n - 1) == 0);
 		CHECK(hs13_client_finished(&rs, fin, buf, n) == (long)n);
-		data_both_ways(&c, &rs);
+		fixture_data_both_ways(&c, &rs);
 		CHECK(c.tickets == 1);
 	}
-	client_free(&c);
+	fixture_client_free(&c);
 	rec_wipe(&rs);
 }
 
@@ -350,7 +246,7 @@ test_no_compat(SSL_CTX *ctx)
  * first bytes are pre (n bytes); data both ways after. Returns whether
  * the server resumed a session, or -1 when the handshake failed. */
 static int
-openssl_serves(SSL_CTX *ctx, struct client *c, const unsigned char *pre,
+openssl_serves(SSL_CTX *ctx, struct fixture_client *c, const unsigned char *pre,
     size_t n)
 {
 	unsigned char buf[65536];
@@ -404,12 +300,12 @@ resume_by_openssl(SSL_CTX *ctx, SSL_SESSION *sess, const char *suite,
 	unsigned char buf[4096], buf2[4096];
 	struct hs13_hello h;
 	struct parts *q = malloc(sizeof(*q));
-	struct client c;
+	struct fixture_client c;
 	size_t n;
 	int r;
 
 	client_new(&c, suite, sigalgs, NULL, 0, sess);
-	n = hello(&c, buf, sizeof(buf));
+	n = fixture_client_hello(&c, buf, sizeof(buf));
 	CHECK(hs13_parse_hello(buf, n, &h) == HS13_NO);
 	CHECK(q != NULL && hello_split(buf, n, q) == 0);
 	if (q != NULL) {
@@ -420,7 +316,7 @@ resume_by_openssl(SSL_CTX *ctx, SSL_SESSION *sess, const char *suite,
 	}
 	free(q);
 	r = openssl_serves(ctx, &c, buf, n);
-	client_free(&c);
+	fixture_client_free(&c);
 	return r;
 }
 
@@ -483,7 +379,7 @@ both_choose(SSL_CTX *ctx, const char *suite, const char *sigalgs,
 {
 	unsigned char buf[4096], fin[48];
 	struct rec_state rs;
-	struct client c;
+	struct fixture_client c;
 	size_t n;
 
 	memset(&rs, 0, sizeof(rs));
@@ -494,14 +390,14 @@ both_choose(SSL_CTX *ctx, const char *suite, const char *sigalgs,
 		*ours = SSL_CIPHER_get_name(SSL_get_current_cipher(c.ssl));
 		SSL_get_peer_signature_nid(c.ssl, our_md);
 	}
-	client_free(&c);
+	fixture_client_free(&c);
 	rec_wipe(&rs);
 	client_new(&c, suite, sigalgs, NULL, 0, NULL);
-	n = hello(&c, buf, sizeof(buf));
+	n = fixture_client_hello(&c, buf, sizeof(buf));
 	CHECK(openssl_serves(ctx, &c, buf, n) == 0);
 	*theirs = SSL_CIPHER_get_name(SSL_get_current_cipher(c.ssl));
 	SSL_get_peer_signature_nid(c.ssl, their_md);
-	client_free(&c);
+	fixture_client_free(&c);
 }
 
 /* hs13.c chooses the suite and scheme OpenSSL would: in the client's
@@ -617,7 +513,7 @@ test_tampering(SSL_CTX *ctx, const char *suite)
 	static const unsigned char ccs[6] = { 20, 3, 3, 0, 1, 1 };
 	unsigned char buf[4096], bad[4096], fin[48], msg[64], rec[128];
 	struct rec_state rs, saved;
-	struct client c;
+	struct fixture_client c;
 	size_t n, i, hl;
 	long r;
 	int ok_ret = 1, ok_same = 1, bit;
@@ -764,7 +660,7 @@ test_tampering(SSL_CTX *ctx, const char *suite)
 	CHECK(hs13_client_finished(&rs, fin, bad, n + 6) == (long)(n + 6));
 	memcpy(&rs, &saved, sizeof(rs));
 	CHECK(SSL_write(c.ssl, "ping", 4) == 4);
-	n += client_drain(&c, buf + n, sizeof(buf) - n);
+	n += fixture_client_drain(&c, buf + n, sizeof(buf) - n);
 	r = hs13_client_finished(&rs, fin, buf, n);
 	CHECK(r > 6 && (size_t)r < n);
 	if (r > 6 && (size_t)r < n) {
@@ -775,7 +671,7 @@ test_tampering(SSL_CTX *ctx, const char *suite)
 		    4 && type == REC_APPDATA && memcmp(plain, "ping", 4) == 0);
 	}
 out:
-	client_free(&c);
+	fixture_client_free(&c);
 	rec_wipe(&rs);
 	rec_wipe(&saved);
 }
@@ -789,40 +685,40 @@ test_real_hellos(void)
 {
 	unsigned char buf[4096], *big;
 	struct hs13_hello h;
-	struct client c;
+	struct fixture_client c;
 	size_t n, i;
 	int ok;
 
 	/* TLS 1.2 only */
 	client_new(&c, NULL, NULL, NULL, TLS1_2_VERSION, NULL);
-	n = hello(&c, buf, sizeof(buf));
+	n = fixture_client_hello(&c, buf, sizeof(buf));
 	CHECK(n > 0 && hs13_parse_hello(buf, n, &h) == HS13_NO);
-	client_free(&c);
+	fixture_client_free(&c);
 	/* P-256's key share first; X25519's first (the control) */
 	client_new(&c, NULL, NULL, "P-256:X25519", 0, NULL);
-	n = hello(&c, buf, sizeof(buf));
+	n = fixture_client_hello(&c, buf, sizeof(buf));
 	CHECK(n > 0 && hs13_parse_hello(buf, n, &h) == HS13_NO);
-	client_free(&c);
+	fixture_client_free(&c);
 	client_new(&c, NULL, NULL, "X25519:P-256", 0, NULL);
-	n = hello(&c, buf, sizeof(buf));
+	n = fixture_client_hello(&c, buf, sizeof(buf));
 	CHECK(hs13_parse_hello(buf, n, &h) == HS13_OK);
-	client_free(&c);
+	fixture_client_free(&c);
 	/* no X25519 at all */
 	client_new(&c, NULL, NULL, "P-256:P-384", 0, NULL);
-	n = hello(&c, buf, sizeof(buf));
+	n = fixture_client_hello(&c, buf, sizeof(buf));
 	CHECK(hs13_parse_hello(buf, n, &h) == HS13_NO);
-	client_free(&c);
+	fixture_client_free(&c);
 	/* OCSP asked for: taken, and noted */
 	client_new(&c, NULL, NULL, NULL, 0, NULL);
 	SSL_set_tlsext_status_type(c.ssl, TLSEXT_STATUSTYPE_ocsp);
-	n = hello(&c, buf, sizeof(buf));
+	n = fixture_client_hello(&c, buf, sizeof(buf));
 	CHECK(hs13_parse_hello(buf, n, &h) == HS13_OK && h.status);
-	client_free(&c);
+	fixture_client_free(&c);
 
 	/* cut short: every prefix wants more (an exact-size copy each);
 	 * a byte too many is not for this path */
 	client_new(&c, NULL, NULL, NULL, 0, NULL);
-	n = hello(&c, buf, sizeof(buf));
+	n = fixture_client_hello(&c, buf, sizeof(buf));
 	CHECK(hs13_parse_hello(buf, n, &h) == HS13_OK);
 	ok = 1;
 	for (i = 0; i < n; i++) {
@@ -841,7 +737,7 @@ test_real_hellos(void)
 	/* not a handshake record, at the first byte */
 	buf[0] = 23;
 	CHECK(hs13_parse_hello(buf, 1, &h) == HS13_NO);
-	client_free(&c);
+	fixture_client_free(&c);
 }
 
 /* Real hellos modified by hand. */
@@ -851,13 +747,13 @@ test_made_hellos(void)
 	unsigned char buf[4096], b2[8192], certalgs[] = { 0, 2, 4, 3 };
 	struct parts *q = malloc(sizeof(*q)), *o = malloc(sizeof(*o));
 	struct hs13_hello h;
-	struct client c;
+	struct fixture_client c;
 	size_t n, i;
 	int k;
 
 	client_new(&c, NULL, NULL, NULL, 0, NULL);
-	n = hello(&c, buf, sizeof(buf));
-	client_free(&c);
+	n = fixture_client_hello(&c, buf, sizeof(buf));
+	fixture_client_free(&c);
 	CHECK(q != NULL && o != NULL && hello_split(buf, n, o) == 0);
 	if (q == NULL || o == NULL)
 		goto out;
@@ -955,9 +851,9 @@ test_made_hellos(void)
 	for (i = 255; i <= 256; i++) {
 		unsigned char name[5 + 256];
 
-		put16(name, i + 3);
+		hello_put16(name, i + 3);
 		name[2] = 0;
-		put16(name + 3, i);
+		hello_put16(name + 3, i);
 		memset(name + 5, 'a', i);
 		*q = *o; ext_set(q, 0x0000, name, 5 + i);
 		TRY(i == 255 ? HS13_OK : HS13_NO);
@@ -978,7 +874,7 @@ test_made_hellos(void)
 	 * length, not a ClientHello */
 	*q = *o; n = hello_join(q, b2);
 	memcpy(b2 + n, "\x14\x00\x00\x00", 4);
-	put16(b2 + 3, n - 5 + 4);
+	hello_put16(b2 + 3, n - 5 + 4);
 	CHECK(hs13_parse_hello(b2, n + 4, &h) == HS13_NO);
 	n = hello_join(q, b2); b2[1] = 2;
 	CHECK(hs13_parse_hello(b2, n, &h) == HS13_NO);
@@ -1028,10 +924,10 @@ flight_of(SSL_CTX *ctx, int staples, const unsigned char *b, size_t n)
 
 /* The client's hello refused; OpenSSL then serves it (reused 0). */
 static void
-refused_then_openssl(SSL_CTX *ctx, struct client *c, int staples)
+refused_then_openssl(SSL_CTX *ctx, struct fixture_client *c, int staples)
 {
 	unsigned char buf[4096];
-	size_t n = hello(c, buf, sizeof(buf));
+	size_t n = fixture_client_hello(c, buf, sizeof(buf));
 
 	CHECK(flight_of(ctx, staples, buf, n) == -1);
 	CHECK(openssl_serves(ctx, c, buf, n) == 0);
@@ -1042,7 +938,7 @@ test_refusals(SSL_CTX *ecdsa, SSL_CTX *rsa)
 {
 	unsigned char buf[4096], b2[4096];
 	struct parts *q = malloc(sizeof(*q));
-	struct client c;
+	struct fixture_client c;
 	SSL_CTX *ctx;
 	EVP_PKEY *k;
 	size_t n;
@@ -1051,20 +947,20 @@ test_refusals(SSL_CTX *ecdsa, SSL_CTX *rsa)
 	client_new(&c, NULL, NULL, NULL, 0, NULL);
 	SSL_set_tlsext_status_type(c.ssl, TLSEXT_STATUSTYPE_ocsp);
 	refused_then_openssl(ecdsa, &c, 1);
-	client_free(&c);
+	fixture_client_free(&c);
 	client_new(&c, NULL, NULL, NULL, 0, NULL);
 	SSL_set_tlsext_status_type(c.ssl, TLSEXT_STATUSTYPE_ocsp);
-	n = hello(&c, buf, sizeof(buf));
+	n = fixture_client_hello(&c, buf, sizeof(buf));
 	CHECK(flight_of(ecdsa, 0, buf, n) > 0);
-	client_free(&c);
+	fixture_client_free(&c);
 	client_new(&c, NULL, NULL, NULL, 0, NULL);
-	n = hello(&c, buf, sizeof(buf));
+	n = fixture_client_hello(&c, buf, sizeof(buf));
 	CHECK(flight_of(ecdsa, 1, buf, n) > 0);
 
 	/* signature_algorithms_cert (OpenSSL's client never sends it: added
 	 * by hand) without the certificate's own algorithm */
 	CHECK(q != NULL && hello_split(buf, n, q) == 0);
-	client_free(&c);
+	fixture_client_free(&c);
 	if (q != NULL) {
 		ext_add(q, 0x0032, "\x00\x02\x08\x04", 4);
 		n = hello_join(q, b2);
@@ -1082,8 +978,8 @@ test_refusals(SSL_CTX *ecdsa, SSL_CTX *rsa)
 
 	/* a small-order X25519 share (all-zero secret, RFC 8446, 7.4.2) */
 	client_new(&c, NULL, NULL, NULL, 0, NULL);
-	n = hello(&c, buf, sizeof(buf));
-	client_free(&c);
+	n = fixture_client_hello(&c, buf, sizeof(buf));
+	fixture_client_free(&c);
 	if (q != NULL && hello_split(buf, n, q) == 0) {
 		int at = ext_find(q, 0x0033);
 		unsigned char fin[48];
@@ -1111,34 +1007,34 @@ test_refusals(SSL_CTX *ecdsa, SSL_CTX *rsa)
 	/* no signature scheme in common */
 	client_new(&c, NULL, "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384",
 	    NULL, 0, NULL);
-	n = hello(&c, buf, sizeof(buf));
+	n = fixture_client_hello(&c, buf, sizeof(buf));
 	CHECK(flight_of(ecdsa, 0, buf, n) == -1);
 	CHECK(flight_of(rsa, 0, buf, n) > 0);
-	client_free(&c);
+	fixture_client_free(&c);
 	client_new(&c, NULL, "ecdsa_secp256r1_sha256:rsa_pkcs1_sha256",
 	    NULL, 0, NULL);
-	n = hello(&c, buf, sizeof(buf));
+	n = fixture_client_hello(&c, buf, sizeof(buf));
 	CHECK(flight_of(rsa, 0, buf, n) == -1);
-	client_free(&c);
+	fixture_client_free(&c);
 
 	/* no suite in common */
 	ctx = key_ctx("EC", "P-256", 0);
 	CHECK(SSL_CTX_set_ciphersuites(ctx, TLS_AES256) == 1);
 	client_new(&c, TLS_AES128, NULL, NULL, 0, NULL);
-	n = hello(&c, buf, sizeof(buf));
+	n = fixture_client_hello(&c, buf, sizeof(buf));
 	CHECK(flight_of(ctx, 0, buf, n) == -1);
-	client_free(&c);
+	fixture_client_free(&c);
 	client_new(&c, TLS_AES128 ":" TLS_AES256, NULL, NULL, 0, NULL);
-	n = hello(&c, buf, sizeof(buf));
+	n = fixture_client_hello(&c, buf, sizeof(buf));
 	CHECK(flight_of(ctx, 0, buf, n) > 0);
-	client_free(&c);
+	fixture_client_free(&c);
 	SSL_CTX_free(ctx);
 
 	/* contexts this path cannot serve: no tickets, TLS 1.2 at most, a
 	 * P-521 key, RSA-1024, two certificates, X25519 not allowed */
 	client_new(&c, NULL, NULL, NULL, 0, NULL);
-	n = hello(&c, buf, sizeof(buf));
-	client_free(&c);
+	n = fixture_client_hello(&c, buf, sizeof(buf));
+	fixture_client_free(&c);
 	ctx = key_ctx("EC", "P-256", 0);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	CHECK(flight_of(ctx, 0, buf, n) == -1);
@@ -1174,13 +1070,13 @@ test_room(SSL_CTX *ctx)
 	unsigned char hb[4096], fin[48], *out;
 	struct hs13_hello h;
 	struct rec_state rs;
-	struct client c;
+	struct fixture_client c;
 	size_t n, room, first_ok = 0;
 	long r;
 	int ok = 1, mono = 1;
 
 	client_new(&c, NULL, NULL, NULL, 0, NULL);
-	n = hello(&c, hb, sizeof(hb));
+	n = fixture_client_hello(&c, hb, sizeof(hb));
 	CHECK(hs13_parse_hello(hb, n, &h) == HS13_OK);
 	for (room = 0; room < 8192; room += room < 1500 ? 97 : 1) {
 		out = malloc(room ? room : 1);
@@ -1197,7 +1093,7 @@ test_room(SSL_CTX *ctx)
 	CHECK(ok);
 	CHECK(mono);
 	CHECK(first_ok > 0);
-	client_free(&c);
+	fixture_client_free(&c);
 }
 
 int
@@ -1229,7 +1125,7 @@ main(void)
 	SSL_CTX_free(other);
 	SSL_CTX_free(p384);
 	SSL_CTX_free(rsa);
-	SSL_CTX_free(client_ctx);
+	fixture_clients_done();
 	rec_cleanup();
 	return unit_summary();
 }

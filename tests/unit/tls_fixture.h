@@ -1,6 +1,7 @@
 /* tls_fixture.h - for the unit tests that drive stud's TLS code with a real
  * OpenSSL client: stud's server context (tls_ctx_new() with the default
- * configuration) holding a fresh self-signed P-256 certificate. */
+ * configuration) holding a fresh self-signed P-256 certificate, and a
+ * client over memory BIOs that counts its sessions. */
 #ifndef STUD_TLS_FIXTURE_H
 #define STUD_TLS_FIXTURE_H
 
@@ -11,7 +12,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <openssl/err.h>
+
 #include "configuration.h"
+#include "record.h"
 #include "tls.h"
 #include "unit.h"
 
@@ -71,6 +75,139 @@ fixture_server_ctx(const char *x25519)
 	EVP_PKEY_free(key);
 	config_free(&cfg);
 	return ctx;
+}
+
+/* A client with memory BIOs: c_in is what it will read, c_out what it
+ * wrote; tickets counts the sessions it was given, sess is the last. */
+struct fixture_client {
+	SSL		*ssl;
+	BIO		*c_in;
+	BIO		*c_out;
+	int		 tickets;
+	SSL_SESSION	*sess;
+};
+
+/* The clients' context, made on first use. */
+static inline SSL_CTX **
+fixture_client_ctxp(void)
+{
+	static SSL_CTX *ctx;
+
+	return &ctx;
+}
+
+static inline int
+fixture_new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	struct fixture_client *c = SSL_get_app_data(ssl);
+
+	c->tickets++;
+	SSL_SESSION_free(c->sess);
+	c->sess = sess;
+	return 1;			/* we keep the reference */
+}
+
+/* A new client asking for server name sni: max the highest version (0:
+ * OpenSSL's), opts options set, sigalgs and groups NULL for OpenSSL's,
+ * sess to offer (NULL: none). Suites are the caller's to set after. */
+static inline void
+fixture_client_new(struct fixture_client *c, int max, uint64_t opts,
+    const char *sigalgs, const char *groups, SSL_SESSION *sess,
+    const char *sni)
+{
+	SSL_CTX **ctx = fixture_client_ctxp();
+
+	if (*ctx == NULL) {
+		*ctx = SSL_CTX_new(TLS_client_method());
+		SSL_CTX_set_verify(*ctx, SSL_VERIFY_NONE, NULL);
+		SSL_CTX_set_session_cache_mode(*ctx,
+		    SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(*ctx, fixture_new_session_cb);
+	}
+	memset(c, 0, sizeof(*c));
+	c->ssl = SSL_new(*ctx);
+	SSL_set_app_data(c->ssl, c);
+	if (max != 0)
+		SSL_set_max_proto_version(c->ssl, max);
+	if (opts != 0)
+		SSL_set_options(c->ssl, opts);
+	if (sigalgs != NULL)
+		CHECK(SSL_set1_sigalgs_list(c->ssl, sigalgs) == 1);
+	if (groups != NULL)
+		CHECK(SSL_set1_groups_list(c->ssl, groups) == 1);
+	if (sess != NULL)
+		CHECK(SSL_set_session(c->ssl, sess) == 1);
+	SSL_set_tlsext_host_name(c->ssl, sni);
+	fixture_client_bios(c->ssl, &c->c_in, &c->c_out);
+}
+
+static inline void
+fixture_client_free(struct fixture_client *c)
+{
+	SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	SSL_free(c->ssl);
+	SSL_SESSION_free(c->sess);
+	ERR_clear_error();
+}
+
+/* Free the clients' context (for leak checkers). */
+static inline void
+fixture_clients_done(void)
+{
+	SSL_CTX_free(*fixture_client_ctxp());
+	*fixture_client_ctxp() = NULL;
+}
+
+/* Everything the client wrote, into buf (size bytes). */
+static inline size_t
+fixture_client_drain(struct fixture_client *c, unsigned char *buf,
+    size_t size)
+{
+	int n = BIO_read(c->c_out, buf, (int)size);
+
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* The client's ClientHello. */
+static inline size_t
+fixture_client_hello(struct fixture_client *c, unsigned char *buf,
+    size_t size)
+{
+	CHECK(SSL_do_handshake(c->ssl) == -1);
+	return fixture_client_drain(c, buf, size);
+}
+
+/* Data both ways, twice, between the handshaken client and rs (record.c):
+ * each record whole and authentic, the sequence numbers moving on. */
+static inline void
+fixture_data_both_ways(struct fixture_client *c, struct rec_state *rs)
+{
+	unsigned char buf[4096], plain[REC_OPEN_ROOM], rec[64];
+	unsigned type = 0;
+	size_t n;
+	long len;
+
+	CHECK(SSL_write(c->ssl, "ping", 4) == 4);
+	n = fixture_client_drain(c, buf, sizeof(buf));
+	CHECK(n > 0 && rec_frame(buf, n) == (long)n);
+	len = rec_open(rs, buf, n, plain, &type);
+	CHECK(len == 4 && type == REC_APPDATA && memcmp(plain, "ping", 4) == 0);
+	memcpy(rec + rec_head_len(rs), "pong!", 5);
+	len = rec_seal(rs, REC_APPDATA, rec, 5);
+	CHECK(len > 0);
+	BIO_write(c->c_in, rec, (int)len);
+	CHECK(SSL_read(c->ssl, buf, sizeof(buf)) == 5 &&
+	    memcmp(buf, "pong!", 5) == 0);
+	CHECK(SSL_write(c->ssl, "again", 5) == 5);
+	n = fixture_client_drain(c, buf, sizeof(buf));
+	len = rec_open(rs, buf, n, plain, &type);
+	CHECK(len == 5 && memcmp(plain, "again", 5) == 0);
+	memcpy(rec + rec_head_len(rs), "ok", 2);
+	len = rec_seal(rs, REC_APPDATA, rec, 2);
+	CHECK(len > 0);
+	BIO_write(c->c_in, rec, (int)len);
+	CHECK(SSL_read(c->ssl, buf, sizeof(buf)) == 2 &&
+	    memcmp(buf, "ok", 2) == 0);
 }
 
 #endif /* STUD_TLS_FIXTURE_H */
