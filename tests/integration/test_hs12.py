@@ -26,13 +26,11 @@ Run:  /usr/bin/python3 -m pytest -q -p no:cacheprovider \\
           tests/integration/test_hs12.py
 """
 
-import os
 import re
 import socket
 import ssl
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -40,9 +38,11 @@ from backend import HTTP_BODY, source_data
 from harness import (IO_TIMEOUT, SANITIZED, client_context, echo_roundtrip,
                      recv_all, recv_exact, recv_hash, tcp_shut_wr,
                      tls_connect, which)
-from test_hs13 import (_conns, _kinds, _records, _s_client, _stud,
+from test_hs13 import (_chain_like_openssl, _concurrent, _conns, _kinds,
+                       _records, _s_client, _sni_picks, _stud,
+                       _ticket_key_file_shared, _tickets_on_either_worker,
                        _workers_unchanged, pems)  # noqa: F401
-from test_session import _key_file, _request
+from test_session import _request
 from test_tls_features import pki  # noqa: F401
 
 REQUEST = b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"
@@ -111,16 +111,7 @@ def test_python_client_echo_and_1mib(start_stud, backend, pems):
 def test_concurrent_handshakes(start_stud, backend):
     """200 TLS 1.2 clients, 32 at a time, each with its own data, on two
     workers."""
-    s = _stud(start_stud, backend("echo"), "-n", "2")
-    s.wait_workers(2)
-
-    def one(i):
-        data = os.urandom(2000) + str(i).encode()
-        return echo_roundtrip(s.port, data, ctx=_tls12()) == data
-    with ThreadPoolExecutor(32) as pool:
-        ok = list(pool.map(one, range(200)))
-    assert all(ok), ok.count(False)
-    assert _kinds(s, 200) == ["full-stud"] * 200, s.stderr()[-3000:]
+    _concurrent(start_stud, backend, _tls12, 200)
 
 
 class _Client12:
@@ -391,31 +382,12 @@ def test_session_like_openssls(start_stud, backend, tmp_path):
 
 
 def test_tickets_resume_on_either_worker(start_stud, backend):
-    s = _stud(start_stud, backend("http"), "-n", "2")
-    s.wait_workers(2)
-    ctx = _tls12()
-    session, _ = _request(ctx, s.port)
-    resumed = [_request(ctx, s.port, session)[1] for _ in range(20)]
-    assert all(resumed), resumed
-    assert _kinds(s, 21) == ["full-stud"] + ["resumed"] * 20, s.stderr()
+    _tickets_on_either_worker(start_stud, backend, _tls12())
 
 
 def test_ticket_key_file_shared_by_two_instances(start_stud, backend,
                                                  tmp_path):
-    be = backend("http")
-    k1, k2 = _key_file(tmp_path, "k1"), _key_file(tmp_path, "k2")
-    a = _stud(start_stud, be, "--ticket-key-file=%s" % k1)
-    b = _stud(start_stud, be, "--ticket-key-file=%s" % k1)
-    c = _stud(start_stud, be, "--ticket-key-file=%s" % k2)
-    ctx = _tls12()
-    session, reused = _request(ctx, a.port)
-    assert not reused and session.has_ticket
-    assert _request(ctx, b.port, session)[1], "same key file: resumed"
-    assert not _request(ctx, c.port, session)[1], "other key: full"
-    assert _kinds(a, 1) == ["full-stud"]
-    assert _kinds(b, 1) == ["resumed"]
-    # a hello offering a ticket is OpenSSL's
-    assert _kinds(c, 1) == ["full"]
+    _ticket_key_file_shared(start_stud, backend, tmp_path, _tls12())
 
 
 def test_session_id_resumed_by_stud_then_openssl(start_stud, backend):
@@ -499,51 +471,30 @@ def test_ecdsa_certificate_goes_to_openssl(start_stud, backend, pems):
 
 
 def test_sni_picks_the_certificate(stud_args, backend, pki):
-    """www (RSA), dual_ec (ECDSA) and a default (RSA), each with its CA in
-    the file: a verifying TLS 1.2 client gets the certificate of the name it
-    asks for (stud's handshake for the RSA ones, OpenSSL's for ECDSA), an
-    unknown name or none gets the default."""
-    be = backend("echo")
-    s = stud_args("-f", "127.0.0.1,0", "-b", "127.0.0.1,%d" % be.port,
-                  "--log-level=2", pki.pem["www"], pki.pem["dual_ec"],
-                  pki.pem["default"])
-    verify = ssl.create_default_context(cafile=str(pki.ca_crt))
-    verify.maximum_version = ssl.TLSVersion.TLSv1_2
-    cases = [("www.example.com", "www", verify, "full-stud"),
-             ("dual.test", "dual_ec", verify, "full"),
-             ("default.test", "default", verify, "full-stud"),
-             ("unknown.test", "default", _tls12(), "full-stud"),
-             (None, "default", _tls12(), "full-stud")]
-    for name, want, ctx, _ in cases:
-        with tls_connect(s.port, ctx=ctx, server_hostname=name) as c:
-            assert c.version() == "TLSv1.2"
-            assert c.getpeercert(binary_form=True) == pki.der[want], name
-            c.sendall(b"sni\n")
-            assert recv_exact(c, 4) == b"sni\n"
-    assert _kinds(s, len(cases)) == [k for *_, k in cases], s.stderr()
+    """stud's handshake for the RSA certificates, OpenSSL's for ECDSA."""
+    _sni_picks(stud_args, backend, pki, ssl.TLSVersion.TLSv1_2, _tls12,
+               ["full-stud", "full", "full-stud", "full-stud", "full-stud"])
 
 
 def test_chain_sent_like_openssl(stud_args, backend, pki):
-    """A PEM holding the certificate and its CA: the Certificate message
-    carries both, as OpenSSL's does."""
-    be = backend("http")
-    chains = []
-    for who in ("stud", "openssl"):
-        s = stud_args("-f", "127.0.0.1,0", "-b", "127.0.0.1,%d" % be.port,
-                      "--log-level=2", "--tls12-handshake=" + who,
-                      pki.pem["www"])
-        o, out = _s12(s.port, "-showcerts", "-servername", "www.example.com")
-        assert o["ok"], out[-3000:]
-        chains.append((re.findall(r"^ ?\d+ s:(.*)$", out, re.M),
-                       re.findall(r"-----BEGIN CERTIFICATE-----[^-]+", out)))
-        assert _kinds(s, 1) == ["full-stud" if who == "stud" else "full"]
-    assert len(chains[0][1]) == 2, chains[0][0]
-    assert chains[0] == chains[1]
+    def handshake(port, *args):
+        o, out = _s12(port, *args)
+        return o["ok"], out
+    _chain_like_openssl(stud_args, backend, pki, "--tls12-handshake",
+                        handshake)
 
 
 # ---------------------------------------------------------------------------
 # 5. hostile or odd clients
 # ---------------------------------------------------------------------------
+def _shut_wr(sock):
+    """Half-close a raw socket, if it is still connected."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
 def _alert_then_close(raw):
     """What stud sends after a bad flight: (alert description or None, the
     bytes), reading until it closes (bounded)."""
@@ -583,7 +534,7 @@ def test_every_byte_of_the_flight_altered(start_stud, backend):
             bad[i] ^= 0x41
             c.raw.sendall(bytes(bad))
             if i in lengths:
-                tcp_shut_wr_raw(c.raw)
+                _shut_wr(c.raw)
             alert, got = _alert_then_close(c.raw)
             if i in lengths and alert is None:
                 assert got == b"", (i, got.hex())   # a length: EOF first
@@ -598,13 +549,6 @@ def test_every_byte_of_the_flight_altered(start_stud, backend):
     assert all(i == 0 and o == 0 for i, o, _ in conns[1:-1]), conns
     assert conns[-1] == (6, 6, "full-stud"), conns
     _workers_unchanged(s, workers)
-
-
-def tcp_shut_wr_raw(sock):
-    try:
-        sock.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
 
 
 def test_flight_byte_by_byte(start_stud, backend):
@@ -624,7 +568,7 @@ def test_flight_cut_short_then_eof(start_stud, backend):
     for cut in (0, 10, 47, 60):
         with _Client12(s.port) as c:
             c.raw.sendall(c.flight[:cut])
-            tcp_shut_wr_raw(c.raw)
+            _shut_wr(c.raw)
             alert, got = _alert_then_close(c.raw)
             assert got == b"", (cut, got.hex())
     assert [k for _, _, k in _conns(s, 4)] == ["none"] * 4, s.stderr()

@@ -249,19 +249,25 @@ def test_finished_and_300kb_in_one_send(start_stud, backend):
     assert _conns(s, 1) == [(len(data), len(data), "full-stud")], s.stderr()
 
 
-def test_concurrent_handshakes(start_stud, backend):
-    """300 TLS 1.3 clients, 32 at a time, each with its own data, on
-    two workers."""
+def _concurrent(start_stud, backend, make_ctx, n):
+    """n clients of make_ctx(), 32 at a time, each with its own data, on
+    two workers: all echoed, all stud's own handshakes."""
     s = _stud(start_stud, backend("echo"), "-n", "2")
     s.wait_workers(2)
 
     def one(i):
         data = os.urandom(2000) + str(i).encode()
-        return echo_roundtrip(s.port, data, ctx=_tls13()) == data
+        return echo_roundtrip(s.port, data, ctx=make_ctx()) == data
     with ThreadPoolExecutor(32) as pool:
-        ok = list(pool.map(one, range(300)))
+        ok = list(pool.map(one, range(n)))
     assert all(ok), ok.count(False)
-    assert _kinds(s, 300) == ["full-stud"] * 300, s.stderr()[-3000:]
+    assert _kinds(s, n) == ["full-stud"] * n, s.stderr()[-3000:]
+
+
+def test_concurrent_handshakes(start_stud, backend):
+    """300 TLS 1.3 clients, 32 at a time, each with its own data, on
+    two workers."""
+    _concurrent(start_stud, backend, _tls13, 300)
 
 
 def _s_client_variant(*args):
@@ -570,32 +576,42 @@ def test_ticket_like_openssls(start_stud, backend, tmp_path):
     assert seen["stud"][1][0], "not resumed with the same name"
 
 
-def test_tickets_resume_on_either_worker(start_stud, backend):
+def _tickets_on_either_worker(start_stud, backend, ctx):
+    """A ticket of stud's handshake, resumed by OpenSSL 20 times on two
+    workers."""
     s = _stud(start_stud, backend("http"), "-n", "2")
     s.wait_workers(2)
-    ctx = _ctx()
     session, _ = _request(ctx, s.port)
     resumed = [_request(ctx, s.port, session)[1] for _ in range(20)]
     assert all(resumed), resumed
     assert _kinds(s, 21) == ["full-stud"] + ["resumed"] * 20, s.stderr()
 
 
-def test_ticket_key_file_shared_by_two_instances(start_stud, backend,
-                                                 tmp_path):
+def test_tickets_resume_on_either_worker(start_stud, backend):
+    _tickets_on_either_worker(start_stud, backend, _ctx())
+
+
+def _ticket_key_file_shared(start_stud, backend, tmp_path, ctx):
+    """Two instances with one --ticket-key-file resume each other's
+    tickets of stud's handshake; a third with another key does not."""
     be = backend("http")
     k1, k2 = _key_file(tmp_path, "k1"), _key_file(tmp_path, "k2")
     a = _stud(start_stud, be, "--ticket-key-file=%s" % k1)
     b = _stud(start_stud, be, "--ticket-key-file=%s" % k1)
     c = _stud(start_stud, be, "--ticket-key-file=%s" % k2)
-    ctx = _ctx()
     session, reused = _request(ctx, a.port)
     assert not reused and session.has_ticket
     assert _request(ctx, b.port, session)[1], "same key file: resumed"
     assert not _request(ctx, c.port, session)[1], "other key: full"
     assert _kinds(a, 1) == ["full-stud"]
     assert _kinds(b, 1) == ["resumed"]
-    # a ClientHello offering a ticket (pre_shared_key) is OpenSSL's
+    # a ClientHello offering a ticket is OpenSSL's
     assert _kinds(c, 1) == ["full"]
+
+
+def test_ticket_key_file_shared_by_two_instances(start_stud, backend,
+                                                 tmp_path):
+    _ticket_key_file_shared(start_stud, backend, tmp_path, _ctx())
 
 
 # ---------------------------------------------------------------------------
@@ -765,46 +781,61 @@ def test_curl(start_stud, backend, pems, key):
 # ---------------------------------------------------------------------------
 # 7. SNI
 # ---------------------------------------------------------------------------
-def test_sni_picks_the_certificate(stud_args, backend, pki):
-    """www (RSA), dual_ec (ECDSA) and a default, each with its CA in the
-    file: a verifying client gets the certificate of the name it asks for,
-    an unknown name or none gets the default."""
+def _sni_picks(stud_args, backend, pki, version, plain, kinds):
+    """www (RSA), dual_ec (ECDSA) and a default (RSA), each with its CA in
+    the file: a verifying client of version gets the certificate of the
+    name it asks for, an unknown name or none (plain clients) the default;
+    the log's handshake kinds are kinds, in that order."""
     be = backend("echo")
     s = stud_args("-f", "127.0.0.1,0", "-b", "127.0.0.1,%d" % be.port,
                   "--log-level=2", pki.pem["www"], pki.pem["dual_ec"],
                   pki.pem["default"])
     verify = ssl.create_default_context(cafile=str(pki.ca_crt))
-    verify.minimum_version = ssl.TLSVersion.TLSv1_3
+    verify.minimum_version = verify.maximum_version = version
     cases = [("www.example.com", "www", verify),
              ("dual.test", "dual_ec", verify),
              ("default.test", "default", verify),
-             ("unknown.test", "default", _tls13()),
-             (None, "default", _tls13())]
+             ("unknown.test", "default", plain()),
+             (None, "default", plain())]
     for name, want, ctx in cases:
         with tls_connect(s.port, ctx=ctx, server_hostname=name) as c:
+            assert c.version() == version.name.replace("v1_", "v1.")
             assert c.getpeercert(binary_form=True) == pki.der[want], name
             c.sendall(b"sni\n")
             assert recv_exact(c, 4) == b"sni\n"
-    assert _kinds(s, len(cases)) == ["full-stud"] * len(cases), s.stderr()
+    assert _kinds(s, len(cases)) == kinds, s.stderr()
 
 
-def test_chain_sent_like_openssl(stud_args, backend, pki):
+def test_sni_picks_the_certificate(stud_args, backend, pki):
+    _sni_picks(stud_args, backend, pki, ssl.TLSVersion.TLSv1_3, _tls13,
+               ["full-stud"] * 5)
+
+
+def _chain_like_openssl(stud_args, backend, pki, option, handshake):
     """A PEM holding the certificate and its CA: the Certificate message
-    carries both, as OpenSSL's does."""
+    of stud's handshake (option, e.g. --tls13-handshake) carries both, as
+    OpenSSL's does; handshake(port, *s_client args) -> (ok, output)."""
     be = backend("http")
     chains = []
     for who in ("stud", "openssl"):
         s = stud_args("-f", "127.0.0.1,0", "-b", "127.0.0.1,%d" % be.port,
-                      "--log-level=2", "--tls13-handshake=" + who,
-                      pki.pem["www"])
-        rc, out = _s_client(s.port, "-tls1_3", "-showcerts", "-servername",
+                      "--log-level=2", option + "=" + who, pki.pem["www"])
+        ok, out = handshake(s.port, "-showcerts", "-servername",
                             "www.example.com")
-        assert _outcome(rc, out)["ok"], out[-3000:]
+        assert ok, out[-3000:]
         chains.append((re.findall(r"^ ?\d+ s:(.*)$", out, re.M),
                        re.findall(r"-----BEGIN CERTIFICATE-----[^-]+", out)))
         assert _kinds(s, 1) == ["full-stud" if who == "stud" else "full"]
     assert len(chains[0][1]) == 2, chains[0][0]
     assert chains[0] == chains[1]
+
+
+def test_chain_sent_like_openssl(stud_args, backend, pki):
+    def handshake(port, *args):
+        rc, out = _s_client(port, "-tls1_3", *args)
+        return _outcome(rc, out)["ok"], out
+    _chain_like_openssl(stud_args, backend, pki, "--tls13-handshake",
+                        handshake)
 
 
 def test_rsa_and_ecdsa_for_one_name(stud_args, backend, pki):
