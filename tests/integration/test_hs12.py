@@ -38,10 +38,11 @@ from backend import HTTP_BODY, source_data
 from harness import (IO_TIMEOUT, SANITIZED, client_context, echo_roundtrip,
                      recv_all, recv_exact, recv_hash, tcp_shut_wr,
                      tls_connect, which)
-from test_hs13 import (_chain_like_openssl, _concurrent, _conns, _kinds,
-                       _records, _s_client, _sni_picks, _stud,
-                       _ticket_key_file_shared, _tickets_on_either_worker,
-                       _workers_unchanged, pems)  # noqa: F401
+from test_hs13 import (_HandClient, _chain_like_openssl, _concurrent,
+                       _conns, _kinds, _records, _s_client, _sni_picks,
+                       _stud, _ticket_key_file_shared,
+                       _tickets_on_either_worker, _workers_unchanged,
+                       pems)  # noqa: F401
 from test_session import _request
 from test_tls_features import pki  # noqa: F401
 
@@ -114,19 +115,13 @@ def test_concurrent_handshakes(start_stud, backend):
     _concurrent(start_stud, backend, _tls12, 200)
 
 
-class _Client12:
-    """A TLS 1.2 client over memory BIOs, driven by hand: once made, it has
-    read the server's first flight (.received) and written its own
-    (.flight: ClientKeyExchange, ChangeCipherSpec, Finished), not sent."""
+class _Client12(_HandClient):
+    """A TLS 1.2 client driven by hand: once made, it has read the server's
+    first flight (.received) and written its own (.flight:
+    ClientKeyExchange, ChangeCipherSpec, Finished), not sent."""
 
     def __init__(self, port, ctx=None):
-        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.tls = (ctx or _tls12()).wrap_bio(self.inc, self.out,
-                                              server_hostname="localhost")
-        self.raw = socket.create_connection(("127.0.0.1", port),
-                                            timeout=IO_TIMEOUT)
-        self.raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.received = b""
+        super().__init__(port, ctx or _tls12())
         self.flight = b""
         try:
             while not self.flight:
@@ -145,12 +140,6 @@ class _Client12:
             self.raw.close()
             raise
 
-    def _fill(self):
-        got = self.raw.recv(65536)
-        assert got, "stud closed the connection"
-        self.received += got
-        self.inc.write(got)
-
     def finish(self, data):
         """Send the flight, complete the handshake, echo data."""
         self.raw.sendall(self.flight)
@@ -162,19 +151,7 @@ class _Client12:
                 self._fill()
         self.tls.write(data)
         self.raw.sendall(self.out.read())
-        back = b""
-        while len(back) < len(data):
-            try:
-                back += self.tls.read(65536)
-            except ssl.SSLWantReadError:
-                self._fill()
-        return back
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.raw.close()
+        return self._read(len(data))
 
 
 def _server_random(received):

@@ -163,20 +163,50 @@ def _records(data):
     return out
 
 
-class _Client13:
-    """A TLS 1.3 client over memory BIOs, driven by hand: once made, its
-    handshake is done on its side and .flight (its ChangeCipherSpec and
-    Finished) is not sent yet; .received holds every byte the server sent.
-    send_hello(sock, hello) sends the ClientHello instead of a sendall."""
+class _HandClient:
+    """A client over memory BIOs and a raw socket, its handshake driven by
+    hand (the subclasses): .received holds every byte the server sent."""
 
-    def __init__(self, port, ctx=None, send_hello=None):
+    def __init__(self, port, ctx):
         self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.tls = (ctx or _tls13()).wrap_bio(self.inc, self.out,
-                                              server_hostname="localhost")
+        self.tls = ctx.wrap_bio(self.inc, self.out,
+                                server_hostname="localhost")
         self.raw = socket.create_connection(("127.0.0.1", port),
                                             timeout=IO_TIMEOUT)
         self.raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.received = b""
+
+    def _fill(self):
+        got = self.raw.recv(65536)
+        assert got, "stud closed the connection"
+        self.received += got
+        self.inc.write(got)
+
+    def _read(self, n):
+        """n bytes of application data from the server."""
+        back = b""
+        while len(back) < n:
+            try:
+                back += self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                self._fill()
+        return back
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.raw.close()
+
+
+class _Client13(_HandClient):
+    """A TLS 1.3 client driven by hand: once made, its handshake is done on
+    its side and .flight (its ChangeCipherSpec and Finished) is not sent
+    yet. send_hello(sock, hello) sends the ClientHello instead of a
+    sendall."""
+
+    def __init__(self, port, ctx=None, send_hello=None):
+        super().__init__(port, ctx or _tls13())
         try:
             while True:
                 try:
@@ -194,29 +224,11 @@ class _Client13:
             raise
         self.flight = self.out.read()
 
-    def _fill(self):
-        got = self.raw.recv(65536)
-        assert got, "stud closed the connection"
-        self.received += got
-        self.inc.write(got)
-
     def echo(self, data):
         """Send the flight and data; returns as many bytes read back."""
         self.tls.write(data)
         self.raw.sendall(self.flight + self.out.read())
-        back = b""
-        while len(back) < len(data):
-            try:
-                back += self.tls.read(65536)
-            except ssl.SSLWantReadError:
-                self._fill()
-        return back
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.raw.close()
+        return self._read(len(data))
 
 
 # ---------------------------------------------------------------------------
