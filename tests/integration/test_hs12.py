@@ -40,7 +40,7 @@ from harness import (IO_TIMEOUT, SANITIZED, client_context, echo_roundtrip,
                      tls_connect, which)
 from test_hs13 import (_HandClient, _chain_like_openssl, _concurrent,
                        _conns, _kinds, _records, _s_client, _sni_picks,
-                       _stud, _ticket_key_file_shared,
+                       _stud, _ticket_key_file_shared, _ticket_resumes,
                        _tickets_on_either_worker, _workers_unchanged,
                        pems)  # noqa: F401
 from test_session import _request
@@ -301,13 +301,7 @@ def test_same_choices_as_openssl(start_stud, backend, opts):
 # 3. sessions
 # ---------------------------------------------------------------------------
 def test_ticket_resumes(start_stud, backend):
-    s = _stud(start_stud, backend("http"))
-    ctx = _tls12()
-    session, reused = _request(ctx, s.port)
-    assert not reused and session.has_ticket
-    for _ in range(3):
-        assert _request(ctx, s.port, session)[1]
-    assert _kinds(s, 4) == ["full-stud"] + ["resumed"] * 3, s.stderr()
+    _ticket_resumes(start_stud, backend, _tls12())
 
 
 @pytest.mark.parametrize("suite", SUITES)

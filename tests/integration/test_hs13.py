@@ -532,14 +532,18 @@ def test_configured_suite_it_cannot_do(start_stud, backend):
 # ---------------------------------------------------------------------------
 # 3. resumption (by OpenSSL) of the tickets stud issues
 # ---------------------------------------------------------------------------
-def test_ticket_resumes(start_stud, backend):
+def _ticket_resumes(start_stud, backend, ctx):
+    """A ticket of stud's handshake, resumed three times by OpenSSL."""
     s = _stud(start_stud, backend("http"))
-    ctx = _ctx()
     session, reused = _request(ctx, s.port)
     assert not reused and session.has_ticket
     for _ in range(3):
         assert _request(ctx, s.port, session)[1]
     assert _kinds(s, 4) == ["full-stud"] + ["resumed"] * 3, s.stderr()
+
+
+def test_ticket_resumes(start_stud, backend):
+    _ticket_resumes(start_stud, backend, _ctx())
 
 
 @pytest.mark.parametrize("suite", SUITES)

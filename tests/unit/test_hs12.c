@@ -167,44 +167,19 @@ client_saw(struct fixture_client *c, struct seen *s)
 static int
 openssl_serves(SSL_CTX *ctx, struct fixture_client *c)
 {
-	unsigned char buf[65536];
 	BIO *sbio, *wire;
 	SSL *server = SSL_new(ctx);
 	const char *name;
-	int i, cd = 0, sd = 0, k, reused = -1;
-
-	served_name[0] = '\0';
+	int reused;
 
 	BIO_new_bio_pair(&sbio, 0, &wire, 0);
 	SSL_set_bio(server, sbio, sbio);
 	SSL_set_accept_state(server);
-	for (i = 0; i < 20 && !(cd && sd); i++) {
-		if (!cd)
-			cd = SSL_do_handshake(c->ssl) == 1;
-		while ((k = BIO_read(c->c_out, buf, sizeof(buf))) > 0)
-			BIO_write(wire, buf, k);
-		if (!sd)
-			sd = SSL_do_handshake(server) == 1;
-		while ((k = BIO_read(wire, buf, sizeof(buf))) > 0)
-			BIO_write(c->c_in, buf, k);
-	}
-	if (cd && sd) {
-		CHECK(SSL_write(c->ssl, "ping", 4) == 4);
-		while ((k = BIO_read(c->c_out, buf, sizeof(buf))) > 0)
-			BIO_write(wire, buf, k);
-		CHECK(SSL_read(server, buf, sizeof(buf)) == 4 &&
-		    memcmp(buf, "ping", 4) == 0);
-		CHECK(SSL_write(server, "pong", 4) == 4);
-		while ((k = BIO_read(wire, buf, sizeof(buf))) > 0)
-			BIO_write(c->c_in, buf, k);
-		CHECK(SSL_read(c->ssl, buf, sizeof(buf)) == 4 &&
-		    memcmp(buf, "pong", 4) == 0);
-		reused = SSL_session_reused(server);
-		CHECK(SSL_session_reused(c->ssl) == reused);
-		name = SSL_get_servername(server, TLSEXT_NAMETYPE_host_name);
-		snprintf(served_name, sizeof(served_name), "%s",
-		    name != NULL ? name : "");
-	}
+	reused = fixture_serve(server, SSL_do_handshake, wire, c);
+	name = reused == -1 ? NULL :
+	    SSL_get_servername(server, TLSEXT_NAMETYPE_host_name);
+	snprintf(served_name, sizeof(served_name), "%s",
+	    name != NULL ? name : "");
 	ERR_clear_error();
 	SSL_set_shutdown(server, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 	SSL_free(server);

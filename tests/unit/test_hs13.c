@@ -246,43 +246,19 @@ test_no_compat(SSL_CTX *ctx)
  * first bytes are pre (n bytes); data both ways after. Returns whether
  * the server resumed a session, or -1 when the handshake failed. */
 static int
-openssl_serves(SSL_CTX *ctx, struct fixture_client *c, const unsigned char *pre,
-    size_t n)
+openssl_serves(SSL_CTX *ctx, struct fixture_client *c,
+    const unsigned char *pre, size_t n)
 {
-	unsigned char buf[65536];
 	struct rec_state rs;
 	BIO *sbio, *wire;
 	SSL *server;
-	int i, cd = 0, sd = 0, k, reused = -1;
+	int reused;
 
 	memset(&rs, 0, sizeof(rs));
 	BIO_new_bio_pair(&sbio, 0, &wire, 0);
 	server = tls_session_new(ctx, sbio, &rs);
 	BIO_write(wire, pre, (int)n);
-	for (i = 0; i < 20 && !(cd && sd); i++) {
-		if (!sd)
-			sd = tls_handshake(server) == 1;
-		while ((k = BIO_read(wire, buf, sizeof(buf))) > 0)
-			BIO_write(c->c_in, buf, k);
-		if (!cd)
-			cd = SSL_do_handshake(c->ssl) == 1;
-		while ((k = BIO_read(c->c_out, buf, sizeof(buf))) > 0)
-			BIO_write(wire, buf, k);
-	}
-	if (cd && sd) {
-		CHECK(SSL_write(c->ssl, "ping", 4) == 4);
-		while ((k = BIO_read(c->c_out, buf, sizeof(buf))) > 0)
-			BIO_write(wire, buf, k);
-		CHECK(SSL_read(server, buf, sizeof(buf)) == 4 &&
-		    memcmp(buf, "ping", 4) == 0);
-		CHECK(SSL_write(server, "pong", 4) == 4);
-		while ((k = BIO_read(wire, buf, sizeof(buf))) > 0)
-			BIO_write(c->c_in, buf, k);
-		CHECK(SSL_read(c->ssl, buf, sizeof(buf)) == 4 &&
-		    memcmp(buf, "pong", 4) == 0);
-		reused = SSL_session_reused(server);
-		CHECK(SSL_session_reused(c->ssl) == reused);
-	}
+	reused = fixture_serve(server, tls_handshake, wire, c);
 	ERR_clear_error();
 	tls_session_free(server, 1);
 	BIO_free(wire);

@@ -210,4 +210,42 @@ fixture_data_both_ways(struct fixture_client *c, struct rec_state *rs)
 	    memcmp(buf, "ok", 2) == 0);
 }
 
+/* Client c and an OpenSSL server (its BIO pair's other end is wire,
+ * handshake() its SSL_do_handshake: stud's tls_handshake() or OpenSSL's)
+ * handshake, then data goes both ways. Returns whether both resumed a
+ * session (checked equal), or -1 when the handshake failed. */
+static inline int
+fixture_serve(SSL *server, int (*handshake)(SSL *), BIO *wire,
+    struct fixture_client *c)
+{
+	unsigned char buf[65536];
+	int i, cd = 0, sd = 0, k, reused;
+
+	for (i = 0; i < 20 && !(cd && sd); i++) {
+		if (!cd)
+			cd = SSL_do_handshake(c->ssl) == 1;
+		while ((k = BIO_read(c->c_out, buf, sizeof(buf))) > 0)
+			BIO_write(wire, buf, k);
+		if (!sd)
+			sd = handshake(server) == 1;
+		while ((k = BIO_read(wire, buf, sizeof(buf))) > 0)
+			BIO_write(c->c_in, buf, k);
+	}
+	if (!cd || !sd)
+		return -1;
+	CHECK(SSL_write(c->ssl, "ping", 4) == 4);
+	while ((k = BIO_read(c->c_out, buf, sizeof(buf))) > 0)
+		BIO_write(wire, buf, k);
+	CHECK(SSL_read(server, buf, sizeof(buf)) == 4 &&
+	    memcmp(buf, "ping", 4) == 0);
+	CHECK(SSL_write(server, "pong", 4) == 4);
+	while ((k = BIO_read(wire, buf, sizeof(buf))) > 0)
+		BIO_write(c->c_in, buf, k);
+	CHECK(SSL_read(c->ssl, buf, sizeof(buf)) == 4 &&
+	    memcmp(buf, "pong", 4) == 0);
+	reused = SSL_session_reused(server);
+	CHECK(SSL_session_reused(c->ssl) == reused);
+	return reused;
+}
+
 #endif /* STUD_TLS_FIXTURE_H */
