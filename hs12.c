@@ -163,19 +163,6 @@ hs12_parse_hello(const unsigned char *buf, size_t len, struct hs12_hello *h)
  * Choosing as OpenSSL 3.0 does (ssl3_choose_cipher, tls_choose_sigalg).
  */
 
-/* The suite's AEAD and hash; -1 for a suite this path does not know. */
-static int
-suite_aead(unsigned suite, int *sha384)
-{
-	*sha384 = suite == 0xc030;
-	switch (suite) {
-	case 0xc02f: return REC_AES_128_GCM;
-	case 0xc030: return REC_AES_256_GCM;
-	case 0xcca8: return REC_CHACHA20_POLY1305;
-	default: return -1;
-	}
-}
-
 /* What s does with suite cs: HS12_* (HS12_SKIP if it has not got it). */
 static int
 suite_kind(const struct hs12_server *s, unsigned cs)
@@ -202,7 +189,7 @@ choose_suite(const struct hs12_server *s, const struct hs12_hello *h)
 			continue;
 		kind = suite_kind(s, cs);
 		if (kind == HS12_TAKE)
-			return suite_aead(cs, &sha384) >= 0 ? cs : 0;
+			return rec_suite_aead(cs, &sha384) >= 0 ? cs : 0;
 		if (kind == HS12_OTHER)
 			return 0;
 	}
@@ -362,7 +349,7 @@ hs12_server_flight(const struct hs12_server *s, const struct hs12_hello *h,
 		memset(st, 0, sizeof(*st));	/* nothing decided */
 		return -1;
 	}
-	aead = suite_aead(st->suite, &sha384);
+	aead = rec_suite_aead(st->suite, &sha384);
 	st->s = s;
 	st->aead = (uint8_t)aead;
 	st->sha384 = (uint8_t)sha384;

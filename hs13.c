@@ -183,19 +183,6 @@ hs13_parse_hello(const unsigned char *buf, size_t len, struct hs13_hello *h)
  * The server's flight.
  */
 
-/* The suite's AEAD and hash; -1 for a suite this path does not know. */
-static int
-suite_aead(unsigned suite, int *sha384)
-{
-	*sha384 = suite == 0x1302;
-	switch (suite) {
-	case 0x1301: return REC_AES_128_GCM;
-	case 0x1302: return REC_AES_256_GCM;
-	case 0x1303: return REC_CHACHA20_POLY1305;
-	default: return -1;
-	}
-}
-
 /* Choose among ours (n values) what the client's list (len bytes) also
  * has: in our order, or in the client's. 0 if nothing. */
 static unsigned
@@ -440,7 +427,7 @@ flight(const struct hs13_server *s, const struct hs13_hello *h,
 	unsigned char random[32], *msgs, *p;
 	size_t used, mlen;
 	long n, m;
-	int aead = suite_aead(suite, &f->sha384);
+	int aead = rec_suite_aead(suite, &f->sha384);
 
 	f->hl = kdf_hash_len(f->sha384);
 	if (room < HS13_FLIGHT_BASE + s->certmsglen * 2 +
@@ -522,7 +509,7 @@ hs13_server_flight(const struct hs13_server *s, const struct hs13_hello *h,
 	    s->server_pref);
 	scheme = choose(s->schemes, s->nschemes, h->sigalgs, h->sigalgslen,
 	    s->server_pref);
-	if (suite == 0 || suite_aead(suite, &sha384) == -1 || scheme == 0 ||
+	if (suite == 0 || rec_suite_aead(suite, &sha384) == -1 || scheme == 0 ||
 	    (h->status && s->staple) || (h->certalgs != NULL &&
 	    (s->certalg == 0 || !hello_list_has(h->certalgs, h->certalgslen,
 	    s->certalg))))

@@ -39,6 +39,21 @@
 
 enum rec_aead { REC_AES_128_GCM, REC_AES_256_GCM, REC_CHACHA20_POLY1305 };
 
+/* The AEAD of a suite (IANA number) this record layer and stud's own
+ * handshakes do: TLS 1.3's AES-GCM and ChaCha20 suites, TLS 1.2's
+ * ECDHE-RSA ones; *sha384 whether its hash is SHA-384. -1 for another. */
+static inline int
+rec_suite_aead(unsigned suite, int *sha384)
+{
+	*sha384 = suite == 0x1302 || suite == 0xc030;
+	switch (suite) {
+	case 0x1301: case 0xc02f: return REC_AES_128_GCM;
+	case 0x1302: case 0xc030: return REC_AES_256_GCM;
+	case 0x1303: case 0xcca8: return REC_CHACHA20_POLY1305;
+	default: return -1;
+	}
+}
+
 /* What rec_handshake() found. */
 #define REC_PH_UPDATE_REQUESTED	1	/* send a KeyUpdate of ours */
 #define REC_PH_RENEGOTIATE	2	/* refuse: no_renegotiation warning */

@@ -39,10 +39,10 @@ from harness import (IO_TIMEOUT, SANITIZED, client_context, echo_roundtrip,
                      recv_all, recv_exact, recv_hash, tcp_shut_wr,
                      tls_connect, which)
 from test_hs13 import (_HandClient, _chain_like_openssl, _concurrent,
-                       _conns, _kinds, _records, _s_client, _sni_picks,
-                       _stud, _ticket_key_file_shared, _ticket_resumes,
-                       _tickets_on_either_worker, _workers_unchanged,
-                       pems)  # noqa: F401
+                       _conns, _kinds, _outcome, _records, _s_client,
+                       _sni_picks, _stud, _ticket_key_file_shared,
+                       _ticket_resumes, _tickets_on_either_worker,
+                       _workers_unchanged, pems)  # noqa: F401
 from test_session import _request
 from test_tls_features import pki  # noqa: F401
 
@@ -60,23 +60,9 @@ def _tls12(tickets=True):
     return ctx
 
 
-def _outcome(rc, out):
-    """What an s_client run negotiated, as comparable fields."""
-    def field(rx):
-        m = re.search(rx, out, re.M)
-        return m.group(1).strip() if m else None
-    return {"ok": rc == 0 and "200 OK" in out,
-            "cipher": field(r"^(?:New|Reused), TLSv1\.2, Cipher is (\S+)"),
-            "sigtype": field(r"^Peer signature type: (.+)$"),
-            "digest": field(r"^Peer signing digest: (.+)$"),
-            "group": field(r"^Server Temp Key: (.+)$"),
-            "ems": "Extended master secret: yes" in out,
-            "alert": field(r"alert number (\d+)")}
-
-
 def _s12(port, *args):
     rc, out = _s_client(port, "-tls1_2", *args)
-    return _outcome(rc, out), out
+    return _outcome(rc, out, "1.2"), out
 
 
 # ---------------------------------------------------------------------------

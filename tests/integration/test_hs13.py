@@ -119,16 +119,19 @@ def _s_client(port, *args, data=REQUEST):
     return r.returncode, (r.stdout + r.stderr).decode(errors="replace")
 
 
-def _outcome(rc, out):
-    """What an s_client run negotiated, as comparable fields."""
+def _outcome(rc, out, version="1.3"):
+    """What an s_client run of TLS version negotiated, as comparable
+    fields."""
     def field(rx):
         m = re.search(rx, out, re.M)
         return m.group(1).strip() if m else None
     return {"ok": rc == 0 and "200 OK" in out,
-            "cipher": field(r"^New, TLSv1\.3, Cipher is (\S+)"),
+            "cipher": field(r"^(?:New|Reused), TLSv%s, Cipher is (\S+)" %
+                            re.escape(version)),
             "sigtype": field(r"^Peer signature type: (.+)$"),
             "digest": field(r"^Peer signing digest: (.+)$"),
             "group": field(r"^Server Temp Key: (.+)$"),
+            "ems": "Extended master secret: yes" in out,
             "alert": field(r"alert number (\d+)")}
 
 
