@@ -34,15 +34,15 @@ import time
 
 import pytest
 
-from backend import HTTP_BODY, source_data
+from backend import HTTP_BODY
 from harness import (IO_TIMEOUT, SANITIZED, client_context, echo_roundtrip,
-                     recv_all, recv_exact, recv_hash, tcp_shut_wr,
-                     tls_connect, which)
+                     recv_all, tls_connect, which)
 from test_hs13 import (_HandClient, _chain_like_openssl, _concurrent,
-                       _conns, _kinds, _outcome, _records, _s_client,
-                       _sni_picks, _stud, _ticket_key_file_shared,
-                       _ticket_resumes, _tickets_on_either_worker,
-                       _workers_unchanged, pems)  # noqa: F401
+                       _conns, _echo_and_verified, _kinds, _outcome,
+                       _records, _s_client, _sni_picks, _stud,
+                       _ticket_key_file_shared, _ticket_resumes,
+                       _tickets_on_either_worker, _workers_unchanged,
+                       pems)  # noqa: F401
 from test_session import _request
 from test_tls_features import pki  # noqa: F401
 
@@ -71,27 +71,9 @@ def _s12(port, *args):
 def test_python_client_echo_and_1mib(start_stud, backend, pems):
     s = _stud(start_stud, backend("echo"), pem=pems["rsa"])
     workers = s.wait_workers(1)
-    data, digest = source_data(1 << 20, seed=12)
-    with tls_connect(s.port, ctx=_tls12()) as c:
-        assert c.version() == "TLSv1.2"
-        assert c.cipher()[0] == "ECDHE-RSA-AES256-GCM-SHA384", c.cipher()
-        c.sendall(b"ping\n")
-        assert recv_exact(c, 5) == b"ping\n"
-        c.sendall(data)
-        tcp_shut_wr(c)
-        got, n, clean = recv_hash(c)
-    assert (n, got) == (len(data), digest)
-    assert clean, "no close_notify after the echo backend's EOF"
-    # a verifying client (the certificate is its own CA): the signature of
-    # the key exchange and the hostname are checked
-    ctx = ssl.create_default_context(cafile=str(pems["rsa"]))
-    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    with tls_connect(s.port, ctx=ctx) as c:
-        c.sendall(b"verified\n")
-        assert recv_exact(c, 9) == b"verified\n"
-    big = 5 + (1 << 20)
-    assert _conns(s, 2) == [(big, big, "full-stud"), (9, 9, "full-stud")], \
-        s.stderr()
+    assert _echo_and_verified(s, _tls12(), pems["rsa"],
+                              ssl.TLSVersion.TLSv1_2) == \
+        ("TLSv1.2", "ECDHE-RSA-AES256-GCM-SHA384")
     _workers_unchanged(s, workers)
 
 

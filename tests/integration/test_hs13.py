@@ -135,11 +135,15 @@ def _outcome(rc, out, version="1.3"):
             "alert": field(r"alert number (\d+)")}
 
 
-def _echo_big(port, ctx):
-    """A short echo, then 1 MiB up and back, sha256-checked."""
+def _echo_and_verified(s, ctx, pem, maximum=None):
+    """With ctx a short echo, then 1 MiB up and back, sha256-checked; then
+    a verifying client (the certificate in pem is its own CA, maximum its
+    highest version): the server's signature and the hostname are checked.
+    Both are stud's own handshakes, their byte counts in the log. Returns
+    the first connection's (version, cipher)."""
     data, digest = source_data(1 << 20, seed=13)
-    with tls_connect(port, ctx=ctx) as c:
-        assert c.version() == "TLSv1.3"
+    with tls_connect(s.port, ctx=ctx) as c:
+        seen = (c.version(), c.cipher()[0])
         c.sendall(b"ping\n")
         assert recv_exact(c, 5) == b"ping\n"
         c.sendall(data)
@@ -147,6 +151,16 @@ def _echo_big(port, ctx):
         got, n, clean = recv_hash(c)
     assert (n, got) == (len(data), digest)
     assert clean, "no close_notify after the echo backend's EOF"
+    verify = ssl.create_default_context(cafile=str(pem))
+    if maximum is not None:
+        verify.maximum_version = maximum
+    with tls_connect(s.port, ctx=verify) as c:
+        c.sendall(b"verified\n")
+        assert recv_exact(c, 9) == b"verified\n"
+    big = 5 + (1 << 20)
+    assert _conns(s, 2) == [(big, big, "full-stud"), (9, 9, "full-stud")], \
+        s.stderr()
+    return seen
 
 
 def _workers_unchanged(s, before):
@@ -241,16 +255,7 @@ class _Client13(_HandClient):
 def test_python_client_echo_and_1mib(start_stud, backend, pems, key):
     s = _stud(start_stud, backend("echo"), pem=pems[key])
     workers = s.wait_workers(1)
-    _echo_big(s.port, _tls13())
-    # a verifying client (the certificate is its own CA): CertificateVerify
-    # and the hostname are checked
-    ctx = ssl.create_default_context(cafile=str(pems[key]))
-    with tls_connect(s.port, ctx=ctx) as c:
-        c.sendall(b"verified\n")
-        assert recv_exact(c, 9) == b"verified\n"
-    big = 5 + (1 << 20)
-    assert _conns(s, 2) == [(big, big, "full-stud"), (9, 9, "full-stud")], \
-        s.stderr()
+    assert _echo_and_verified(s, _tls13(), pems[key])[0] == "TLSv1.3"
     _workers_unchanged(s, workers)
 
 
