@@ -84,6 +84,14 @@ def certs(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """test_tls_features.make_pki()'s PKI, made once for every module that
+    uses it (read only)."""
+    from test_tls_features import make_pki
+    return make_pki(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
 def stud_bin():
     if not stud_available():
         pytest.fail("stud binary not found or not executable at %s "

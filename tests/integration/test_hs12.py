@@ -44,7 +44,6 @@ from test_hs13 import (_HandClient, _chain_like_openssl, _concurrent,
                        _tickets_on_either_worker, _workers_unchanged,
                        pems)  # noqa: F401
 from test_session import _request
-from test_tls_features import pki  # noqa: F401
 
 REQUEST = b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"
 SUITES = ["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384",

@@ -55,7 +55,7 @@ from test_hostile import (client_hello, guarded, records,  # noqa: F401
 from test_records import _gnutls
 from test_reload import _hup
 from test_session import _ctx, _key_file, _request
-from test_tls_features import (_ocsp_copy, _staple, pki,  # noqa: F401
+from test_tls_features import (_ocsp_copy, _staple,  # noqa: F401
                                s_client_full)
 
 REQUEST = b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"

@@ -160,9 +160,9 @@ def make_expired_ocsp(good, signer_key, cwd):
     return bytes(buf)
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    """ns.pem[name] (cert + issuing CA + key), ns.crt[name], ns.der[name],
+def make_pki(tmp_path_factory):
+    """The test PKI (conftest.py's pki fixture, made once per run):
+    ns.pem[name] (cert + issuing CA + key), ns.crt[name], ns.der[name],
     ns.cn(der) -> subject CN; ns.ca_crt; client side: ns.client_bundle
     (two client CAs), ns.alice / ns.bob (signed by either: trusted),
     ns.mallory (signed by a CA not in the bundle), each (crt, key);
