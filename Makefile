@@ -47,8 +47,8 @@ TEST_DEPS  := clang libclang-rt-14-dev python3 python3-pytest curl openssl \
 	      gnutls-bin haproxy procps iproute2 man-db testssl.sh sslscan \
 	      util-linux $(UNIT_DEPS)
 
-.PHONY: all run test unit integration sanitize deps-build deps-run deps-test \
-	deps-unit install clean variants
+.PHONY: all run test unit integration integration-default integration-shared \
+	sanitize deps-build deps-run deps-test deps-unit install clean variants
 
 all: stud
 
@@ -164,6 +164,7 @@ variants: deps-build
 	$(MAKE) --no-print-directory build/shared/stud USE_SHARED_CACHE=1
 	$(MAKE) --no-print-directory build/clang/stud CC=clang VARIANT=clang
 	$(MAKE) --no-print-directory build/clang-shared/stud CC=clang VARIANT=clang-shared USE_SHARED_CACHE=1
+	$(MAKE) --no-print-directory $(BENCH_TOOLS)
 
 unit: deps-unit $(UNIT_TESTS) build/tests/test_x25519_ct
 	@fail=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || fail=1; done; \
@@ -173,9 +174,19 @@ unit: deps-unit $(UNIT_TESTS) build/tests/test_x25519_ct
 
 PYTEST := /usr/bin/python3 -m pytest -q -p no:cacheprovider
 
+# The suites of the two builds run side by side (about half of a suite's
+# time is spent waiting on sockets and timers), and make test runs the
+# sanitizer build's beside them; make's -Otarget prints each one's output
+# whole when it ends.
 integration:
+	@$(MAKE) --no-print-directory -k -j2 -Otarget integration-default \
+	    integration-shared
+
+integration-default:
 	@echo "== integration tests, default build"
 	STUD_BIN=$(CURDIR)/build/default/stud $(PYTEST) tests/integration
+
+integration-shared:
 	@echo "== integration tests, USE_SHARED_CACHE=1 build"
 	STUD_BIN=$(CURDIR)/build/shared/stud $(PYTEST) tests/integration
 
@@ -200,9 +211,9 @@ sanitize: deps-test
 test: deps-test
 	@$(MAKE) --no-print-directory variants
 	@$(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory fuzz-smoke
-	@$(MAKE) --no-print-directory integration
-	@$(MAKE) --no-print-directory sanitize
+	@$(MAKE) --no-print-directory -k -j2 -Otarget fuzz-smoke-all
+	@$(MAKE) --no-print-directory -k -j3 -Otarget integration-default \
+	    integration-shared sanitize
 
 include tests/fuzz/fuzz.mk
 

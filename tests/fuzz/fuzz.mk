@@ -3,6 +3,7 @@
 #
 #   make fuzz              each harness for FUZZ_SECONDS (default 60) s
 #   make fuzz-smoke        each harness for FUZZ_SMOKE_SECONDS (default 10) s
+#   make -j2 fuzz-smoke-all  the same, two harnesses at a time (make test)
 #   make fuzz-regress      each harness over its committed corpus only (~1 s)
 #   make fuzz-build        just build them (build/fuzz/fuzz_NAME)
 #   make build/fuzz/fuzz_NAME; make fuzz-run-NAME; make fuzz-smoke-NAME
@@ -80,7 +81,7 @@ $(FUZZ_BUILD)/config.dict: configuration.c
 	printf '%s\n' '" = "' '"\""' '"#"' '"on"' '"off"' '"\x0a"' \
 	    '"[::1]:"' '"*,"' '"127.0.0.1,"' '"-"' '"="' >>$@
 
-.PHONY: fuzz fuzz-smoke fuzz-regress fuzz-build \
+.PHONY: fuzz fuzz-smoke fuzz-smoke-all fuzz-regress fuzz-build \
 	$(FUZZERS:%=fuzz-run-%) $(FUZZERS:%=fuzz-smoke-%)
 
 fuzz-build: $(FUZZ_BINS)
@@ -123,6 +124,9 @@ endef
 fuzz: $(FUZZ_BINS)
 	@fail=0; $(foreach f,$(FUZZERS),( $(call fuzz_one,$(f),$(FUZZ_SECONDS)) ) || fail=1;) \
 	exit $$fail
+
+# The same, one target per harness, for make -j (make test runs two at once).
+fuzz-smoke-all: $(FUZZERS:%=fuzz-smoke-%)
 
 fuzz-smoke: $(FUZZ_BINS)
 	@fail=0; $(foreach f,$(FUZZERS),( $(call fuzz_one,$(f),$(FUZZ_SMOKE_SECONDS)) ) || fail=1;) \
