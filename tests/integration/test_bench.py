@@ -149,15 +149,18 @@ def test_floor_server_answers(tmp_path, certs):
                     reason="bench.sh pins the terminator and the load to "
                            "two different CPUs")
 def test_bench_prints_its_table(tmp_path):
-    """bench.sh, small (1 s runs, 8 MiB, 100 idle connections), with stud,
-    haproxy and the floor: the table has every scenario's rows, numbers in
-    stud's and haproxy's columns, the ratio against haproxy, a verdict for
-    each target, and every offered session resumed with 2 workers."""
+    """bench.sh, small (1 s runs, 8 MiB, 100 idle connections, 400 held by
+    4 workers), with stud, haproxy and the floor: the table has every
+    scenario's rows, numbers in stud's and haproxy's columns, the ratio
+    against haproxy, a verdict for each target, every offered session
+    resumed with 2 workers, and every connection held."""
     out = tmp_path / "results.md"
     env = dict(os.environ, BENCH_SECS="1", BENCH_HS_REPS="1",
                BENCH_CONNS="8", BENCH_BULK_MIB="8", BENCH_BULK_REPS="1",
-               BENCH_IDLE_CONNS="100", BENCH_TERMINATORS="stud haproxy floor",
-               BENCH_SCENARIOS="rsa12 ec13 resume1 resume2 down up idle",
+               BENCH_IDLE_CONNS="100", BENCH_MANY_CONNS="400",
+               BENCH_TERMINATORS="stud haproxy floor",
+               BENCH_SCENARIOS="rsa13 rsa12 ec13 resume1 resume2 down up "
+                               "idle many",
                BENCH_RESULTS=str(out), STUD_BIN=str(DEFAULT_BUILD),
                STUD_SHARED_BIN=str(REPO_ROOT / "build" / "shared" / "stud"))
     r = subprocess.run(["bash", str(REPO_ROOT / "tests" / "bench" /
@@ -170,7 +173,8 @@ def test_bench_prints_its_table(tmp_path):
     cells = {(c[0].strip(), c[1].strip()): [x.strip() for x in c[2:]]
              for c in rows}
     number = re.compile(r"[0-9]+(\.[0-9]+)?$")
-    for scen in ["full handshake, RSA-2048, TLS 1.2",
+    for scen in ["full handshake, RSA-2048, TLS 1.3",
+                 "full handshake, RSA-2048, TLS 1.2",
                  "full handshake, ECDSA P-256, TLS 1.3",
                  "TLS 1.2 session-ID resumption, 1 worker"]:
         unit = cells[(scen, "CPU µs/handshake")]
@@ -189,3 +193,5 @@ def test_bench_prints_its_table(tmp_path):
     idle = [v for k, v in cells.items()
             if k[0].startswith("100 idle") and k[1] == "held"]
     assert idle and idle[0][0] == "100 of 100 (0 err)", idle
+    many = cells[("400 concurrent connections, 4 workers", "held")]
+    assert many[0] == "400 of 400 (0 err)" and many[7].endswith(": met"), many
