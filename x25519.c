@@ -384,6 +384,15 @@ fe4_perm(fe4 *h, const fe4 *f, __m256i idx)
 		h->v[k] = _mm256_permutexvar_epi64(idx, f->v[k]);
 }
 
+/* Swap lanes 0, 1 (x2, z2) with 2, 3 (x3, z3) when swap is 1: a lane
+ * permutation whose index comes from swap, with no branch on it. */
+V4 void
+fe4_cswap(fe4 *p, uint64_t swap)
+{
+	fe4_perm(p, p, _mm256_xor_si256(_mm256_set_epi64x(3, 2, 1, 0),
+	    _mm256_set1_epi64x((long long)(swap << 1))));
+}
+
 /* h = f + g, or f + 2p - g in the lanes of neg; carried. f's and g's limbs
  * below 2^51 + 2^17. */
 V4 void
@@ -438,7 +447,6 @@ fe4_pick(fe4 *h, const fe4 *a, const fe4 *b, const fe4 *c, const fe4 *d)
 V4_FN void
 ladder_ifma(fe *x2, fe *z2, const fe *x1, const uint8_t e[32])
 {
-	const __m256i lanes = _mm256_set_epi64x(3, 2, 1, 0);
 	const __m256i i0022 = _mm256_set_epi64x(2, 2, 0, 0);
 	const __m256i i1133 = _mm256_set_epi64x(3, 3, 1, 1);
 	const __m256i i0132 = _mm256_set_epi64x(2, 3, 1, 0);
@@ -457,9 +465,7 @@ ladder_ifma(fe *x2, fe *z2, const fe *x1, const uint8_t e[32])
 	for (int t = 254; t >= 0; t--) {
 		bit = e[t / 8] >> (t % 8) & 1;
 		swap ^= bit;
-		/* the swap: lane i takes lane i ^ 2, or stays */
-		fe4_perm(&p, &p, _mm256_xor_si256(lanes,
-		    _mm256_set1_epi64x((long long)(swap << 1))));
+		fe4_cswap(&p, swap);
 		swap = bit;
 		fe4_perm(&u, &p, i0022);		/* x2 x2 x3 x3 */
 		fe4_perm(&v, &p, i1133);		/* z2 z2 z3 z3 */
@@ -477,8 +483,7 @@ ladder_ifma(fe *x2, fe *z2, const fe *x1, const uint8_t e[32])
 		fe4_mul(&m, &l, &q);	/* AA BB, E(AA+121665E), (DA+CB)^2, (DA-CB)^2 */
 		fe4_mul(&p, &m, &x1v);	/* x2 z2 x3 z3 */
 	}
-	fe4_perm(&p, &p, _mm256_xor_si256(lanes,
-	    _mm256_set1_epi64x((long long)(swap << 1))));
+	fe4_cswap(&p, swap);
 	#pragma GCC unroll 10
 	for (int k = 0; k < 5; k++) {
 		_mm256_storeu_si256((__m256i *)out, p.v[k]);

@@ -177,37 +177,39 @@ fixture_client_hello(struct fixture_client *c, unsigned char *buf,
 	return fixture_client_drain(c, buf, size);
 }
 
+/* One exchange between the handshaken client and rs (record.c): the
+ * client's up reaches rs as one whole, authentic record, and rs's down
+ * reaches the client. */
+static inline void
+fixture_exchange(struct fixture_client *c, struct rec_state *rs,
+    const char *up, const char *down)
+{
+	unsigned char buf[4096], plain[REC_OPEN_ROOM], rec[64];
+	size_t n, nu = strlen(up), nd = strlen(down);
+	unsigned type = 0;
+	long len;
+
+	CHECK(SSL_write(c->ssl, up, (int)nu) == (int)nu);
+	n = fixture_client_drain(c, buf, sizeof(buf));
+	CHECK(n > 0 && rec_frame(buf, n) == (long)n);
+	len = rec_open(rs, buf, n, plain, &type);
+	CHECK(len == (long)nu && type == REC_APPDATA &&
+	    memcmp(plain, up, nu) == 0);
+	memcpy(rec + rec_head_len(rs), down, nd);
+	len = rec_seal(rs, REC_APPDATA, rec, nd);
+	CHECK(len > 0);
+	BIO_write(c->c_in, rec, (int)len);
+	CHECK(SSL_read(c->ssl, buf, sizeof(buf)) == (int)nd &&
+	    memcmp(buf, down, nd) == 0);
+}
+
 /* Data both ways, twice, between the handshaken client and rs (record.c):
  * each record whole and authentic, the sequence numbers moving on. */
 static inline void
 fixture_data_both_ways(struct fixture_client *c, struct rec_state *rs)
 {
-	unsigned char buf[4096], plain[REC_OPEN_ROOM], rec[64];
-	unsigned type = 0;
-	size_t n;
-	long len;
-
-	CHECK(SSL_write(c->ssl, "ping", 4) == 4);
-	n = fixture_client_drain(c, buf, sizeof(buf));
-	CHECK(n > 0 && rec_frame(buf, n) == (long)n);
-	len = rec_open(rs, buf, n, plain, &type);
-	CHECK(len == 4 && type == REC_APPDATA && memcmp(plain, "ping", 4) == 0);
-	memcpy(rec + rec_head_len(rs), "pong!", 5);
-	len = rec_seal(rs, REC_APPDATA, rec, 5);
-	CHECK(len > 0);
-	BIO_write(c->c_in, rec, (int)len);
-	CHECK(SSL_read(c->ssl, buf, sizeof(buf)) == 5 &&
-	    memcmp(buf, "pong!", 5) == 0);
-	CHECK(SSL_write(c->ssl, "again", 5) == 5);
-	n = fixture_client_drain(c, buf, sizeof(buf));
-	len = rec_open(rs, buf, n, plain, &type);
-	CHECK(len == 5 && memcmp(plain, "again", 5) == 0);
-	memcpy(rec + rec_head_len(rs), "ok", 2);
-	len = rec_seal(rs, REC_APPDATA, rec, 2);
-	CHECK(len > 0);
-	BIO_write(c->c_in, rec, (int)len);
-	CHECK(SSL_read(c->ssl, buf, sizeof(buf)) == 2 &&
-	    memcmp(buf, "ok", 2) == 0);
+	fixture_exchange(c, rs, "ping", "pong!");
+	fixture_exchange(c, rs, "again", "ok");
 }
 
 /* Client c and an OpenSSL server (its BIO pair's other end is wire,
